@@ -1,0 +1,1 @@
+//! The Heard collector (work in progress).

@@ -1,0 +1,1 @@
+//! The Heard widget (work in progress).
