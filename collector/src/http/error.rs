@@ -1,0 +1,157 @@
+//! The one error type every handler returns, and its JSON shape.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use heard_shared::{ErrorBody, FieldError};
+
+use crate::domain::intake::IntakeError;
+use crate::store::StoreError;
+
+/// Everything a request can fail with. 4xx carry a message the client can act
+/// on; 5xx are logged in full and shown to the client only in general terms.
+#[derive(Debug)]
+pub enum AppError {
+    UnknownSite,
+    OriginNotAllowed,
+    NotFound,
+    PayloadTooLarge { limit: usize },
+    UnsupportedMediaType,
+    MalformedJson(String),
+    UnprocessableJson(String),
+    Invalid(Vec<FieldError>),
+    BadHeader(FieldError),
+    IdempotencyConflict,
+    Unavailable { retry_after_seconds: u32 },
+    Internal(String),
+}
+
+impl AppError {
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            AppError::UnknownSite => (
+                StatusCode::NOT_FOUND,
+                "unknown_site",
+                "No site has this key. Check the data-site attribute of the script tag.".to_owned(),
+            ),
+            AppError::OriginNotAllowed => (
+                StatusCode::FORBIDDEN,
+                "origin_not_allowed",
+                "This site does not accept complaints from this web address.".to_owned(),
+            ),
+            AppError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "There is nothing at this address.".to_owned(),
+            ),
+            AppError::PayloadTooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("The request body is larger than the limit of {limit} bytes."),
+            ),
+            AppError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send the request body as JSON with Content-Type: application/json.".to_owned(),
+            ),
+            AppError::MalformedJson(detail) => (
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("The request body is not valid JSON: {detail}"),
+            ),
+            AppError::UnprocessableJson(detail) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_submission",
+                format!("The request body does not have the expected fields: {detail}"),
+            ),
+            AppError::Invalid(fields) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_submission",
+                match fields.as_slice() {
+                    [only] => only.message.clone(),
+                    _ => format!("{} fields need attention.", fields.len()),
+                },
+            ),
+            AppError::BadHeader(field) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_header",
+                field.message.clone(),
+            ),
+            AppError::IdempotencyConflict => (
+                StatusCode::CONFLICT,
+                "idempotency_conflict",
+                "This Idempotency-Key was already used for a different request. \
+                 Use a new key for a new complaint."
+                    .to_owned(),
+            ),
+            AppError::Unavailable { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The service is busy. Nothing was stored; please try again shortly.".to_owned(),
+            ),
+            AppError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong on our side. Nothing was stored; please try again.".to_owned(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let AppError::Internal(detail) = &self {
+            tracing::error!(%detail, "request failed");
+        }
+        let (status, code, message) = self.parts();
+        let retry_after = match self {
+            AppError::Unavailable {
+                retry_after_seconds,
+            } => Some(retry_after_seconds),
+            _ => None,
+        };
+        let fields = match self {
+            AppError::Invalid(fields) => fields,
+            AppError::BadHeader(field) => vec![field],
+            _ => Vec::new(),
+        };
+        let body = ErrorBody {
+            error: code.to_owned(),
+            message,
+            fields,
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let Some(retry_after_seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Busy => AppError::Unavailable {
+                retry_after_seconds: 1,
+            },
+            StoreError::Closed => AppError::Unavailable {
+                retry_after_seconds: 5,
+            },
+            StoreError::IdempotencyConflict => AppError::IdempotencyConflict,
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<IntakeError> for AppError {
+    fn from(error: IntakeError) -> Self {
+        match error {
+            IntakeError::Invalid(fields) => AppError::Invalid(fields),
+            IntakeError::BadIdempotencyKey(field) => AppError::BadHeader(field),
+            IntakeError::IdempotencyConflict => AppError::IdempotencyConflict,
+            IntakeError::Store(error) => error.into(),
+        }
+    }
+}

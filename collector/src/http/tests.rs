@@ -1,0 +1,309 @@
+//! HTTP tests through `router().oneshot()`, on a real SQLite file.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use axum::response::Response;
+use heard_shared::limits::MAX_SUBMISSION_BYTES;
+use heard_shared::{ErrorBody, Receipt, SiteConfig};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::{AppState, router};
+use crate::domain::demo::demo_site;
+use crate::store::test_support::{TempStore, temp_store};
+
+const SHOP: &str = "https://shop.example";
+const PUBLIC_URL: &str = "http://heard.test";
+
+struct Harness {
+    temp: TempStore,
+    router: axum::Router,
+}
+
+async fn harness() -> Harness {
+    let temp = temp_store();
+    temp.store.add_site(demo_site(vec![SHOP.to_owned()])).await.unwrap();
+    let state = AppState::new(temp.store.clone(), PUBLIC_URL, "www".into(), "target/widget".into());
+    Harness {
+        router: router(state),
+        temp,
+    }
+}
+
+impl Harness {
+    async fn send(&self, request: Request<Body>) -> Response {
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
+    async fn post_complaint(&self, body: &Value, key: Option<&str>) -> Response {
+        let mut request = Request::post("/api/v1/sites/demo/complaints")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ORIGIN, SHOP);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        self.send(request.body(Body::from(body.to_string())).unwrap()).await
+    }
+}
+
+fn complaint() -> Value {
+    json!({
+        "category": "product",
+        "description": "The soy-milk maker failed after three uses.",
+        "outcomes": ["fix"],
+        "language": "en",
+        "page_url": "https://shop.example/soy-milk-maker"
+    })
+}
+
+async fn body_bytes(response: Response) -> Vec<u8> {
+    response.into_body().collect().await.unwrap().to_bytes().to_vec()
+}
+
+async fn json_body<T: serde::de::DeserializeOwned>(response: Response) -> T {
+    let bytes = body_bytes(response).await;
+    serde_json::from_slice(&bytes)
+        .unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&bytes)))
+}
+
+async fn error_body(response: Response, status: StatusCode) -> ErrorBody {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    let error: ErrorBody = json_body(response).await;
+    assert!(!error.message.is_empty());
+    error
+}
+
+#[tokio::test]
+async fn a_complaint_is_stored_and_answered_with_a_receipt() {
+    let harness = harness().await;
+    let response = harness.post_complaint(&complaint(), None).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], SHOP);
+    let receipt: Receipt = json_body(response).await;
+    assert!(heard_shared::Reference::parse(&receipt.reference).is_some());
+    assert!(receipt.status_url.starts_with("http://heard.test/r/"));
+    assert_eq!(receipt.summary.category_label, "Product problem");
+    let stored = harness.temp.store.complaint_by_reference(&receipt.reference).await.unwrap();
+    assert_eq!(stored.unwrap().description, "The soy-milk maker failed after three uses.");
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_key_returns_the_same_receipt_and_stores_nothing_twice() {
+    let harness = harness().await;
+    let key = "6f1e0a3c-7f4e-4b8c-9d2a-0e5b1c3d4f6a";
+    let first = harness.post_complaint(&complaint(), Some(key)).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Receipt = json_body(first).await;
+
+    let retry = harness.post_complaint(&complaint(), Some(key)).await;
+    assert_eq!(retry.status(), StatusCode::CREATED);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    let retry: Receipt = json_body(retry).await;
+    assert_eq!(retry, first);
+    assert_eq!(count_complaints(&harness), 1);
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_key_and_a_different_body_is_rejected() {
+    let harness = harness().await;
+    let key = "0b7c7e86-1c9a-4d5e-8f20-3a4b5c6d7e8f";
+    assert_eq!(harness.post_complaint(&complaint(), Some(key)).await.status(), StatusCode::CREATED);
+    let mut different = complaint();
+    different["description"] = json!("Something else entirely");
+    let response = harness.post_complaint(&different, Some(key)).await;
+    assert_eq!(error_body(response, StatusCode::CONFLICT).await.error, "idempotency_conflict");
+    assert_eq!(count_complaints(&harness), 1);
+}
+
+#[tokio::test]
+async fn an_unknown_site_is_404() {
+    let harness = harness().await;
+    for (method, path) in [
+        (Method::GET, "/api/v1/sites/nope/config"),
+        (Method::POST, "/api/v1/sites/nope/complaints"),
+    ] {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(complaint().to_string()))
+            .unwrap();
+        let response = harness.send(request).await;
+        assert_eq!(error_body(response, StatusCode::NOT_FOUND).await.error, "unknown_site");
+    }
+}
+
+#[tokio::test]
+async fn an_oversize_body_is_413_and_nothing_is_stored() {
+    let harness = harness().await;
+    let mut huge = complaint();
+    huge["description"] = json!("x".repeat(MAX_SUBMISSION_BYTES));
+    let response = harness.post_complaint(&huge, None).await;
+    let error = error_body(response, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert_eq!(error.error, "payload_too_large");
+    assert!(error.message.contains(&MAX_SUBMISSION_BYTES.to_string()));
+    assert_eq!(count_complaints(&harness), 0);
+}
+
+#[tokio::test]
+async fn a_disallowed_origin_gets_no_cors_grant() {
+    let harness = harness().await;
+    let preflight = Request::builder()
+        .method(Method::OPTIONS)
+        .uri("/api/v1/sites/demo/complaints")
+        .header(header::ORIGIN, "https://evil.example")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .body(Body::empty())
+        .unwrap();
+    let response = harness.send(preflight).await;
+    assert!(response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    assert_eq!(error_body(response, StatusCode::FORBIDDEN).await.error, "origin_not_allowed");
+
+    let post = Request::post("/api/v1/sites/demo/complaints")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ORIGIN, "https://evil.example")
+        .body(Body::from(complaint().to_string()))
+        .unwrap();
+    let response = harness.send(post).await;
+    assert!(response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(count_complaints(&harness), 0);
+}
+
+#[tokio::test]
+async fn an_allowed_origin_gets_a_preflight_grant() {
+    let harness = harness().await;
+    let preflight = Request::builder()
+        .method(Method::OPTIONS)
+        .uri("/api/v1/sites/demo/complaints")
+        .header(header::ORIGIN, SHOP)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type, idempotency-key")
+        .body(Body::empty())
+        .unwrap();
+    let response = harness.send(preflight).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let headers = response.headers();
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], SHOP);
+    assert!(headers[header::ACCESS_CONTROL_ALLOW_METHODS].to_str().unwrap().contains("POST"));
+    assert!(
+        headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+            .to_str()
+            .unwrap()
+            .contains("idempotency-key")
+    );
+}
+
+#[tokio::test]
+async fn malformed_json_is_400_with_the_error_shape() {
+    let harness = harness().await;
+    let request = Request::post("/api/v1/sites/demo/complaints")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{\"category\": \"product\", "))
+        .unwrap();
+    let error = error_body(harness.send(request).await, StatusCode::BAD_REQUEST).await;
+    assert_eq!(error.error, "malformed_json");
+}
+
+#[tokio::test]
+async fn wrong_content_type_is_415_and_wrong_shape_is_422() {
+    let harness = harness().await;
+    let request = Request::post("/api/v1/sites/demo/complaints")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from(complaint().to_string()))
+        .unwrap();
+    let error = error_body(harness.send(request).await, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    assert_eq!(error.error, "unsupported_media_type");
+
+    let response = harness.post_complaint(&json!({"category": 7}), None).await;
+    assert_eq!(error_body(response, StatusCode::UNPROCESSABLE_ENTITY).await.error, "invalid_submission");
+}
+
+#[tokio::test]
+async fn validation_failures_name_every_field() {
+    let harness = harness().await;
+    let mut invalid = complaint();
+    invalid["description"] = json!("   ");
+    invalid["category"] = json!("spaceship");
+    let error = error_body(
+        harness.post_complaint(&invalid, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let fields: Vec<&str> = error.fields.iter().map(|field| field.field.as_str()).collect();
+    assert_eq!(fields, ["category", "description"]);
+}
+
+#[tokio::test]
+async fn a_bad_idempotency_key_is_400() {
+    let harness = harness().await;
+    let response = harness.post_complaint(&complaint(), Some("tiny")).await;
+    let error = error_body(response, StatusCode::BAD_REQUEST).await;
+    assert_eq!(error.error, "invalid_header");
+    assert_eq!(error.fields[0].field, "Idempotency-Key");
+}
+
+#[tokio::test]
+async fn the_site_config_is_served_to_allowed_origins() {
+    let harness = harness().await;
+    let request = Request::get("/api/v1/sites/demo/config")
+        .header(header::ORIGIN, SHOP)
+        .body(Body::empty())
+        .unwrap();
+    let response = harness.send(request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], SHOP);
+    let config: SiteConfig = json_body(response).await;
+    assert_eq!(config.site_key, "demo");
+    assert_eq!(config.categories.len(), 8);
+}
+
+#[tokio::test]
+async fn the_receipt_page_shows_the_complaint_escaped_and_private() {
+    let harness = harness().await;
+    let mut hostile = complaint();
+    hostile["description"] = json!("<script>alert('x')</script> the lid \"melted\"");
+    let receipt: Receipt = json_body(harness.post_complaint(&hostile, None).await).await;
+    let path = receipt.status_url.strip_prefix(PUBLIC_URL).unwrap();
+
+    let response = harness.send(Request::get(path).body(Body::empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers();
+    assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+    assert_eq!(headers["x-robots-tag"], "noindex, nofollow");
+    assert!(headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("default-src 'none'"));
+    let html = String::from_utf8(body_bytes(response).await).unwrap();
+    assert!(html.contains(&receipt.reference));
+    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; the lid &quot;melted&quot;"));
+    assert!(!html.contains("<script>"));
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_receipt_tokens_get_the_same_404() {
+    let harness = harness().await;
+    let mut pages = Vec::new();
+    for path in ["/r/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "/r/not-a-token"] {
+        let response = harness.send(Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        pages.push(body_bytes(response).await);
+    }
+    assert_eq!(pages[0], pages[1]);
+}
+
+#[tokio::test]
+async fn health_answers_and_unknown_paths_are_json_404() {
+    let harness = harness().await;
+    let response = harness.send(Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    let response = harness.send(Request::get("/nowhere").body(Body::empty()).unwrap()).await;
+    assert_eq!(error_body(response, StatusCode::NOT_FOUND).await.error, "not_found");
+}
+
+fn count_complaints(harness: &Harness) -> i64 {
+    let path = harness.temp.directory.path().join("heard.sqlite3");
+    let connection = rusqlite::Connection::open(path).unwrap();
+    connection.query_row("SELECT count(*) FROM complaints", [], |row| row.get(0)).unwrap()
+}

@@ -1,0 +1,385 @@
+//! Complaints and their idempotency records.
+
+use std::collections::BTreeMap;
+
+use heard_shared::{Mood, Outcome, Severity, Status};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
+
+use super::StoreError;
+use super::sites::{from_json, to_json};
+use crate::random;
+
+/// A complaint ready to store. Everything has been validated.
+#[derive(Debug, Clone)]
+pub struct NewComplaint {
+    pub site_id: i64,
+    /// SHA-256 of the status-page token.
+    pub token_hash: [u8; 32],
+    pub category: String,
+    pub category_label: String,
+    pub value_orientation: Option<String>,
+    pub urgent: bool,
+    pub description: String,
+    pub remedy: Option<String>,
+    pub outcomes: Vec<Outcome>,
+    pub severity: Option<Severity>,
+    pub mood: Option<Mood>,
+    pub language: String,
+    pub page_url: Option<String>,
+    pub user_agent: Option<String>,
+    pub answers: BTreeMap<String, String>,
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub contact_phone: Option<String>,
+    pub created_at: i64,
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+/// What makes a retried submission find its first answer again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub key_hash: [u8; 32],
+    pub request_hash: [u8; 32],
+    /// The status token XOR a pad derived from the key.
+    pub wrapped_token: [u8; 32],
+}
+
+/// The result of [`super::Store::record_complaint`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub complaint: ComplaintRecord,
+    /// Set when this was a retry of an earlier request: the wrapped token
+    /// stored with it, so the same receipt link can be rebuilt.
+    pub replay_of: Option<[u8; 32]>,
+}
+
+/// A stored complaint, as the shopper's receipt shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComplaintRecord {
+    pub id: i64,
+    pub site_id: i64,
+    pub site_name: String,
+    pub reference: String,
+    pub status: Status,
+    pub category: String,
+    pub category_label: String,
+    pub description: String,
+    pub remedy: Option<String>,
+    pub outcomes: Vec<Outcome>,
+    pub severity: Option<Severity>,
+    pub mood: Option<Mood>,
+    pub language: String,
+    pub page_url: Option<String>,
+    pub anonymous: bool,
+    pub created_at: i64,
+}
+
+/// References are random; a collision is rare, so a few attempts suffice.
+const REFERENCE_ATTEMPTS: usize = 8;
+
+pub(super) fn record(connection: &Connection, complaint: &NewComplaint) -> Result<Recorded, StoreError> {
+    if let Some(idempotency) = &complaint.idempotency
+        && let Some(replay) = replay(connection, complaint.site_id, idempotency)?
+    {
+        return Ok(replay);
+    }
+
+    let mut attempts = 0;
+    let id = loop {
+        attempts += 1;
+        let reference = random::reference().to_string();
+        match insert(connection, complaint, &reference) {
+            Ok(id) => break id,
+            Err(error) if attempts < REFERENCE_ATTEMPTS && is_reference_collision(&error) => {
+                tracing::warn!("receipt reference collision; drawing another");
+            }
+            Err(error) => return Err(error.into()),
+        }
+    };
+
+    if let Some(idempotency) = &complaint.idempotency {
+        connection
+            .prepare_cached(
+                "INSERT INTO idempotency_keys
+                 (site_id, key_hash, request_hash, complaint_id, wrapped_token, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                complaint.site_id,
+                idempotency.key_hash,
+                idempotency.request_hash,
+                id,
+                idempotency.wrapped_token,
+                complaint.created_at
+            ])?;
+    }
+    let stored = by_id(connection, id)?.ok_or_else(|| StoreError::Corrupt("complaint vanished".to_owned()))?;
+    Ok(Recorded {
+        complaint: stored,
+        replay_of: None,
+    })
+}
+
+fn replay(
+    connection: &Connection,
+    site_id: i64,
+    idempotency: &IdempotencyRecord,
+) -> Result<Option<Recorded>, StoreError> {
+    let earlier: Option<(Vec<u8>, i64, Vec<u8>)> = connection
+        .prepare_cached(
+            "SELECT request_hash, complaint_id, wrapped_token FROM idempotency_keys
+             WHERE site_id = ?1 AND key_hash = ?2",
+        )?
+        .query_row(params![site_id, idempotency.key_hash], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .optional()?;
+    let Some((request_hash, complaint_id, wrapped_token)) = earlier else {
+        return Ok(None);
+    };
+    if request_hash != idempotency.request_hash {
+        return Err(StoreError::IdempotencyConflict);
+    }
+    let wrapped_token: [u8; 32] = wrapped_token
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("wrapped token has the wrong length".to_owned()))?;
+    let complaint = by_id(connection, complaint_id)?
+        .ok_or_else(|| StoreError::Corrupt("idempotency key points at no complaint".to_owned()))?;
+    Ok(Some(Recorded {
+        complaint,
+        replay_of: Some(wrapped_token),
+    }))
+}
+
+fn insert(connection: &Connection, complaint: &NewComplaint, reference: &str) -> rusqlite::Result<i64> {
+    let json = |value: Result<String, StoreError>| {
+        value.map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))
+    };
+    connection
+        .prepare_cached(
+            "INSERT INTO complaints (
+                site_id, reference, token_hash, status, category, category_label,
+                value_orientation, urgent, description, remedy, outcomes, severity, mood,
+                language, page_url, user_agent, answers, contact_name, contact_email,
+                contact_phone, created_at)
+             VALUES (?1, ?2, ?3, 'received', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+                     ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+        )?
+        .execute(params![
+            complaint.site_id,
+            reference,
+            complaint.token_hash,
+            complaint.category,
+            complaint.category_label,
+            complaint.value_orientation,
+            complaint.urgent,
+            complaint.description,
+            complaint.remedy,
+            json(to_json(&complaint.outcomes))?,
+            complaint.severity.map(Severity::as_str),
+            complaint.mood.map(Mood::as_str),
+            complaint.language,
+            complaint.page_url,
+            complaint.user_agent,
+            json(to_json(&complaint.answers))?,
+            complaint.contact_name,
+            complaint.contact_email,
+            complaint.contact_phone,
+            complaint.created_at,
+        ])?;
+    Ok(connection.last_insert_rowid())
+}
+
+fn is_reference_collision(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(failure, Some(message))
+            if failure.code == ErrorCode::ConstraintViolation
+                && message.contains("complaints.reference")
+    )
+}
+
+const SELECT: &str = "SELECT c.id, c.site_id, s.name, c.reference, c.status, c.category,
+        c.category_label, c.description, c.remedy, c.outcomes, c.severity, c.mood,
+        c.language, c.page_url,
+        (c.contact_name IS NULL AND c.contact_email IS NULL AND c.contact_phone IS NULL),
+        c.created_at
+    FROM complaints c JOIN sites s ON s.id = c.site_id";
+
+fn by_id(connection: &Connection, id: i64) -> Result<Option<ComplaintRecord>, StoreError> {
+    one(connection, &format!("{SELECT} WHERE c.id = ?1"), id)
+}
+
+pub(super) fn by_token_hash(
+    connection: &Connection,
+    token_hash: &[u8; 32],
+) -> Result<Option<ComplaintRecord>, StoreError> {
+    one(connection, &format!("{SELECT} WHERE c.token_hash = ?1"), token_hash)
+}
+
+pub(super) fn by_reference(
+    connection: &Connection,
+    reference: &str,
+) -> Result<Option<ComplaintRecord>, StoreError> {
+    one(connection, &format!("{SELECT} WHERE c.reference = ?1"), reference)
+}
+
+fn one(
+    connection: &Connection,
+    sql: &str,
+    parameter: impl rusqlite::ToSql,
+) -> Result<Option<ComplaintRecord>, StoreError> {
+    connection
+        .prepare_cached(sql)?
+        .query_row([parameter], from_row)
+        .optional()?
+        .transpose()
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<ComplaintRecord, StoreError>> {
+    let status: String = row.get(4)?;
+    let outcomes: String = row.get(9)?;
+    let severity: Option<String> = row.get(10)?;
+    let mood: Option<String> = row.get(11)?;
+    let record = (|| {
+        Ok(ComplaintRecord {
+            id: row.get(0)?,
+            site_id: row.get(1)?,
+            site_name: row.get(2)?,
+            reference: row.get(3)?,
+            status: Status::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown status {status:?}")))?,
+            category: row.get(5)?,
+            category_label: row.get(6)?,
+            description: row.get(7)?,
+            remedy: row.get(8)?,
+            outcomes: from_json(&outcomes)?,
+            severity: severity.as_deref().map(parse_enum).transpose()?,
+            mood: mood.as_deref().map(parse_enum).transpose()?,
+            language: row.get(12)?,
+            page_url: row.get(13)?,
+            anonymous: row.get(14)?,
+            created_at: row.get(15)?,
+        })
+    })();
+    Ok(record)
+}
+
+/// Reads a snake_case enum stored as text, through its serde name.
+fn parse_enum<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    from_json(&format!("\"{text}\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use heard_shared::SiteConfig;
+
+    use super::*;
+    use crate::store::NewSite;
+    use crate::store::test_support::temp_store;
+
+    fn complaint(site_id: i64, token_byte: u8) -> NewComplaint {
+        NewComplaint {
+            site_id,
+            token_hash: [token_byte; 32],
+            category: "product".to_owned(),
+            category_label: "Product problem".to_owned(),
+            value_orientation: Some("reliability".to_owned()),
+            urgent: false,
+            description: "Broke after three uses".to_owned(),
+            remedy: None,
+            outcomes: vec![Outcome::Fix, Outcome::Apology],
+            severity: Some(Severity::CostMe),
+            mood: Some(Mood::Upset),
+            language: "en".to_owned(),
+            page_url: None,
+            user_agent: None,
+            answers: BTreeMap::new(),
+            contact_name: None,
+            contact_email: None,
+            contact_phone: None,
+            created_at: 1_700_000_000_000,
+            idempotency: None,
+        }
+    }
+
+    async fn site(store: &crate::store::Store) -> i64 {
+        store
+            .add_site(NewSite {
+                merchant: "m".to_owned(),
+                key: "s".to_owned(),
+                name: "Shop".to_owned(),
+                allowed_origins: vec![],
+                config: SiteConfig::with_defaults("s", "Shop"),
+            })
+            .await
+            .unwrap()
+            .id
+    }
+
+    #[tokio::test]
+    async fn a_recorded_complaint_is_found_by_token_hash_and_reference() {
+        let temp = temp_store();
+        let site_id = site(&temp.store).await;
+        let recorded = temp.store.record_complaint(complaint(site_id, 1)).await.unwrap();
+        assert_eq!(recorded.replay_of, None);
+        let stored = recorded.complaint;
+        assert_eq!(stored.outcomes, [Outcome::Fix, Outcome::Apology]);
+        assert_eq!(stored.severity, Some(Severity::CostMe));
+        assert_eq!(stored.status, Status::Received);
+        assert!(stored.anonymous);
+        assert_eq!(temp.store.complaint_by_token_hash([1; 32]).await.unwrap(), Some(stored.clone()));
+        assert_eq!(temp.store.complaint_by_reference(&stored.reference).await.unwrap(), Some(stored));
+        assert_eq!(temp.store.complaint_by_token_hash([2; 32]).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn idempotent_replay_returns_the_first_complaint_and_conflicts_are_refused() {
+        let temp = temp_store();
+        let site_id = site(&temp.store).await;
+        let idempotency = IdempotencyRecord {
+            key_hash: [7; 32],
+            request_hash: [8; 32],
+            wrapped_token: [9; 32],
+        };
+        let first = NewComplaint {
+            idempotency: Some(idempotency.clone()),
+            ..complaint(site_id, 1)
+        };
+        let original = temp.store.record_complaint(first.clone()).await.unwrap();
+        let retry = NewComplaint {
+            token_hash: [3; 32],
+            ..first.clone()
+        };
+        let replayed = temp.store.record_complaint(retry).await.unwrap();
+        assert_eq!(replayed.complaint, original.complaint);
+        assert_eq!(replayed.replay_of, Some([9; 32]));
+
+        let conflicting = NewComplaint {
+            token_hash: [4; 32],
+            idempotency: Some(IdempotencyRecord {
+                request_hash: [0; 32],
+                ..idempotency
+            }),
+            ..first
+        };
+        let error = temp.store.record_complaint(conflicting).await.unwrap_err();
+        assert!(matches!(error, StoreError::IdempotencyConflict));
+    }
+
+    #[tokio::test]
+    async fn a_failed_job_does_not_spoil_its_batch() {
+        let temp = temp_store();
+        let site_id = site(&temp.store).await;
+        // Same token hash twice: the second violates UNIQUE(token_hash).
+        let (first, second, third) = tokio::join!(
+            temp.store.record_complaint(complaint(site_id, 5)),
+            temp.store.record_complaint(complaint(site_id, 5)),
+            temp.store.record_complaint(complaint(site_id, 6)),
+        );
+        assert!(first.is_ok());
+        assert!(second.is_err());
+        assert!(third.is_ok());
+        assert!(temp.store.complaint_by_token_hash([6; 32]).await.unwrap().is_some());
+    }
+}

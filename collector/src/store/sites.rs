@@ -1,0 +1,157 @@
+//! Merchants and their sites.
+
+use heard_shared::SiteConfig;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::StoreError;
+use crate::clock;
+
+/// A merchant's website, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Site {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub key: String,
+    pub name: String,
+    /// Origins allowed to embed the widget and post complaints.
+    pub allowed_origins: Vec<String>,
+    pub config: SiteConfig,
+}
+
+/// A site to create.
+#[derive(Debug, Clone)]
+pub struct NewSite {
+    /// The merchant (tenant) that owns it; created when new.
+    pub merchant: String,
+    pub key: String,
+    pub name: String,
+    pub allowed_origins: Vec<String>,
+    pub config: SiteConfig,
+}
+
+const COLUMNS: &str = "id, merchant_id, site_key, name, allowed_origins, config";
+
+pub(super) fn by_key(connection: &Connection, site_key: &str) -> Result<Option<Site>, StoreError> {
+    connection
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM sites WHERE site_key = ?1"))?
+        .query_row([site_key], from_row)
+        .optional()?
+        .transpose()
+}
+
+pub(super) fn all(connection: &Connection) -> Result<Vec<Site>, StoreError> {
+    let mut statement = connection.prepare(&format!("SELECT {COLUMNS} FROM sites ORDER BY site_key"))?;
+    let rows = statement.query_map([], from_row)?;
+    rows.map(|row| row?).collect()
+}
+
+pub(super) fn insert(connection: &Connection, site: &NewSite) -> Result<Site, StoreError> {
+    if by_key(connection, &site.key)?.is_some() {
+        return Err(StoreError::DuplicateSite(site.key.clone()));
+    }
+    let now = clock::now_millis();
+    let merchant_id = merchant_id(connection, &site.merchant, now)?;
+    connection.execute(
+        "INSERT INTO sites (merchant_id, site_key, name, allowed_origins, config, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        params![
+            merchant_id,
+            site.key,
+            site.name,
+            to_json(&site.allowed_origins)?,
+            to_json(&site.config)?,
+            now
+        ],
+    )?;
+    by_key(connection, &site.key)?.ok_or_else(|| StoreError::Corrupt("site vanished".to_owned()))
+}
+
+pub(super) fn upsert(connection: &Connection, site: &NewSite) -> Result<Site, StoreError> {
+    let updated = connection.execute(
+        "UPDATE sites SET allowed_origins = ?2, updated_at = ?3 WHERE site_key = ?1",
+        params![site.key, to_json(&site.allowed_origins)?, clock::now_millis()],
+    )?;
+    if updated == 0 {
+        return insert(connection, site);
+    }
+    by_key(connection, &site.key)?.ok_or_else(|| StoreError::Corrupt("site vanished".to_owned()))
+}
+
+fn merchant_id(connection: &Connection, name: &str, now: i64) -> Result<i64, StoreError> {
+    connection.execute(
+        "INSERT INTO merchants (name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+        params![name, now],
+    )?;
+    Ok(connection.query_row("SELECT id FROM merchants WHERE name = ?1", [name], |row| row.get(0))?)
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Site, StoreError>> {
+    let key: String = row.get(2)?;
+    let name: String = row.get(3)?;
+    let origins: String = row.get(4)?;
+    let config: String = row.get(5)?;
+    let id = row.get(0)?;
+    let merchant_id = row.get(1)?;
+    Ok((|| {
+        let mut config: SiteConfig = from_json(&config)?;
+        // The row is the truth for the key and name; the JSON holds the rest.
+        config.site_key.clone_from(&key);
+        config.name.clone_from(&name);
+        Ok(Site {
+            id,
+            merchant_id,
+            key,
+            name,
+            allowed_origins: from_json(&origins)?,
+            config,
+        })
+    })())
+}
+
+pub(super) fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::temp_store;
+
+    fn new_site(key: &str, origins: &[&str]) -> NewSite {
+        NewSite {
+            merchant: "Acme".to_owned(),
+            key: key.to_owned(),
+            name: "Acme shop".to_owned(),
+            allowed_origins: origins.iter().map(|origin| origin.to_string()).collect(),
+            config: SiteConfig::with_defaults(key, "Acme shop"),
+        }
+    }
+
+    #[tokio::test]
+    async fn sites_round_trip_and_keys_are_unique() {
+        let temp = temp_store();
+        let site = temp.store.add_site(new_site("acme", &["https://acme.example"])).await.unwrap();
+        assert_eq!(site.allowed_origins, ["https://acme.example"]);
+        assert_eq!(temp.store.site_by_key("acme").await.unwrap(), Some(site.clone()));
+        assert_eq!(temp.store.site_by_key("nope").await.unwrap(), None);
+
+        let duplicate = temp.store.add_site(new_site("acme", &[])).await.unwrap_err();
+        assert!(matches!(duplicate, StoreError::DuplicateSite(_)));
+
+        let second = temp.store.add_site(new_site("acme-2", &[])).await.unwrap();
+        assert_eq!(second.merchant_id, site.merchant_id, "same merchant reused");
+    }
+
+    #[tokio::test]
+    async fn upsert_replaces_origins_of_an_existing_site() {
+        let temp = temp_store();
+        temp.store.upsert_site(new_site("demo", &["http://a"])).await.unwrap();
+        let updated = temp.store.upsert_site(new_site("demo", &["http://b"])).await.unwrap();
+        assert_eq!(updated.allowed_origins, ["http://b"]);
+        assert_eq!(temp.store.sites().await.unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,181 @@
+//! The single writer thread and its group commit.
+//!
+//! Callers queue jobs; the thread takes every job waiting (up to `max_batch`),
+//! runs each inside its own savepoint of one transaction, commits once, and
+//! only then answers each caller. One job failing rolls back its savepoint
+//! alone; a failed commit fails every job in the batch, so nothing is ever
+//! reported stored that is not on disk.
+
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::StoreError;
+
+pub(super) struct Writer {
+    sender: mpsc::Sender<Message>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+enum Message {
+    Job(Box<dyn Job>),
+    Stop(oneshot::Sender<()>),
+}
+
+/// A unit of work with a typed answer, erased so one queue carries them all.
+trait Job: Send {
+    /// Runs the work inside the open transaction and keeps its result.
+    fn apply(&mut self, connection: &Connection);
+    /// Answers the caller once the batch's fate is known.
+    fn finish(self: Box<Self>, commit: Result<(), String>);
+}
+
+struct TypedJob<T, F> {
+    work: Option<F>,
+    result: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for TypedJob<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+{
+    fn apply(&mut self, connection: &Connection) {
+        let Some(work) = self.work.take() else { return };
+        let result = match connection.execute_batch("SAVEPOINT job") {
+            Ok(()) => {
+                let result = work(connection);
+                let end = if result.is_ok() {
+                    "RELEASE job"
+                } else {
+                    "ROLLBACK TO job; RELEASE job"
+                };
+                match connection.execute_batch(end) {
+                    Ok(()) => result,
+                    Err(error) => Err(error.into()),
+                }
+            }
+            Err(error) => Err(error.into()),
+        };
+        self.result = Some(result);
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), String>) {
+        let answer = match (commit, self.result) {
+            (Ok(()), Some(result)) => result,
+            (Ok(()), None) => Err(StoreError::Task("a write job was never run".to_owned())),
+            (Err(message), _) => Err(StoreError::Task(format!("commit failed: {message}"))),
+        };
+        // The caller may have gone away (client disconnected); the data is
+        // committed either way, which is what matters.
+        let _ = self.reply.send(answer);
+    }
+}
+
+impl Writer {
+    pub(super) fn start(
+        connection: Connection,
+        max_batch: usize,
+        queue: usize,
+    ) -> Result<Writer, StoreError> {
+        let (sender, receiver) = mpsc::channel(queue);
+        let thread = std::thread::Builder::new()
+            .name("heard-writer".to_owned())
+            .spawn(move || run(connection, receiver, max_batch))
+            .map_err(|error| StoreError::Task(error.to_string()))?;
+        Ok(Writer {
+            sender,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Queues `work` and waits until it is committed (or has failed).
+    pub(super) async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = TypedJob {
+            work: Some(work),
+            result: None,
+            reply,
+        };
+        self.sender
+            .try_send(Message::Job(Box::new(job)))
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => StoreError::Busy,
+                mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
+            })?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Lets every queued job finish, then ends the thread.
+    pub(super) async fn shutdown(&self) {
+        let (done, finished) = oneshot::channel();
+        if self.sender.send(Message::Stop(done)).await.is_ok() {
+            let _ = finished.await;
+        }
+        let thread = self.thread.lock().ok().and_then(|mut thread| thread.take());
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+fn run(connection: Connection, mut receiver: mpsc::Receiver<Message>, max_batch: usize) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
+    let mut stop = None;
+    while stop.is_none() {
+        let Some(first) = receiver.blocking_recv() else {
+            break;
+        };
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Job(job) => batch.push(job),
+                Message::Stop(done) => {
+                    stop = Some(done);
+                    break;
+                }
+            }
+            if batch.len() < max_batch {
+                next = receiver.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            commit_batch(&connection, &mut batch);
+        }
+    }
+    drop(receiver);
+    if let Err((_, error)) = connection.close() {
+        tracing::error!(%error, "closing the database failed");
+    }
+    if let Some(done) = stop {
+        let _ = done.send(());
+    }
+}
+
+fn commit_batch(connection: &Connection, batch: &mut Vec<Box<dyn Job>>) {
+    let outcome = match connection.execute_batch("BEGIN IMMEDIATE") {
+        Ok(()) => {
+            for job in batch.iter_mut() {
+                job.apply(connection);
+            }
+            connection.execute_batch("COMMIT").map_err(|error| {
+                let _ = connection.execute_batch("ROLLBACK");
+                error.to_string()
+            })
+        }
+        Err(error) => Err(error.to_string()),
+    };
+    if let Err(message) = &outcome {
+        tracing::error!(jobs = batch.len(), %message, "group commit failed");
+    }
+    for job in batch.drain(..) {
+        job.finish(outcome.clone());
+    }
+}
