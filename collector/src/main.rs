@@ -1,5 +1,9 @@
 //! `collector`: parses the command line and runs the collector library.
 
+// The binary's stdout is its interface: the `heard: …` lines and command output.
+#![allow(clippy::print_stdout)]
+
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -73,13 +77,16 @@ enum SiteCommand {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
         .init();
     match Cli::parse().command {
-        Command::Serve { config, demo } => serve(Settings::load(config.config.as_deref())?, demo).await,
+        Command::Serve { config, demo } => {
+            serve(Settings::load(config.config.as_deref())?, demo).await
+        }
         Command::Site(SiteCommand::Add {
             config,
             key,
@@ -150,12 +157,20 @@ async fn add_site(
     merchant: String,
     origins: Vec<String>,
 ) -> anyhow::Result<()> {
-    if key.is_empty() || !key.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_') {
+    if key.is_empty()
+        || !key
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+    {
         anyhow::bail!("a site key is letters, digits, '-' and '_' only");
     }
     for origin in &origins {
-        if !(origin.starts_with("https://") || origin.starts_with("http://")) || origin.ends_with('/') {
-            anyhow::bail!("{origin:?} is not an origin: write scheme://host[:port], e.g. https://shop.example");
+        if !(origin.starts_with("https://") || origin.starts_with("http://"))
+            || origin.ends_with('/')
+        {
+            anyhow::bail!(
+                "{origin:?} is not an origin: write scheme://host[:port], e.g. https://shop.example"
+            );
         }
     }
     let store = Store::open(&settings.database, 1, 1)?;
@@ -186,7 +201,12 @@ async fn list_sites(settings: &Settings) -> anyhow::Result<()> {
     let sites = store.sites().await;
     store.shutdown().await;
     for site in sites? {
-        println!("{}\t{}\t{}", site.key, site.name, site.allowed_origins.join(" "));
+        println!(
+            "{}\t{}\t{}",
+            site.key,
+            site.name,
+            site.allowed_origins.join(" ")
+        );
     }
     Ok(())
 }

@@ -93,10 +93,12 @@ impl Settings {
         where
             T::Err: std::fmt::Display,
         {
-            value.parse().map_err(|error: T::Err| SettingsError::Environment {
-                name,
-                message: error.to_string(),
-            })
+            value
+                .parse()
+                .map_err(|error: T::Err| SettingsError::Environment {
+                    name,
+                    message: error.to_string(),
+                })
         }
         if let Some(value) = lookup("HEARD_LISTEN") {
             self.listen = parsed("HEARD_LISTEN", value)?;
@@ -134,7 +136,11 @@ mod tests {
     fn environment_overrides_file_which_overrides_defaults() {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("heard.toml");
-        std::fs::write(&path, "listen = \"0.0.0.0:9000\"\ndatabase = \"/srv/heard.db\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\ndatabase = \"/srv/heard.db\"\n",
+        )
+        .unwrap();
         let from_file = Settings::from_file(&path).unwrap();
         assert_eq!(from_file.listen, "0.0.0.0:9000".parse().unwrap());
         assert_eq!(from_file.www_dir, PathBuf::from("www"));

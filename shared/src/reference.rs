@@ -124,7 +124,10 @@ mod tests {
     fn parse_forgives_case_spaces_and_missing_prefix() {
         let reference = Reference::generate(counter(1));
         let text = reference.to_string();
-        let bare = text.trim_start_matches("HRD-").replace('-', " ").to_lowercase();
+        let bare = text
+            .trim_start_matches("HRD-")
+            .replace('-', " ")
+            .to_lowercase();
         assert_eq!(Reference::parse(&bare), Some(reference));
     }
 
@@ -148,7 +151,10 @@ mod tests {
     fn every_neighbour_swap_is_caught() {
         let mut random = counter(11);
         for _ in 0..200 {
-            let text = Reference::generate(&mut random).to_string().replace('-', "")[3..].to_owned();
+            let text = Reference::generate(&mut random)
+                .to_string()
+                .replace('-', "")[3..]
+                .to_owned();
             for position in 0..SYMBOLS - 1 {
                 let mut swapped = text.clone().into_bytes();
                 if swapped[position] == swapped[position + 1] {
@@ -156,7 +162,11 @@ mod tests {
                 }
                 swapped.swap(position, position + 1);
                 let swapped = String::from_utf8(swapped).unwrap();
-                assert_eq!(Reference::parse(&swapped), None, "{swapped} passed the check");
+                assert_eq!(
+                    Reference::parse(&swapped),
+                    None,
+                    "{swapped} passed the check"
+                );
             }
         }
     }

@@ -226,7 +226,16 @@ mod tests {
         let ids: Vec<&str> = config.categories.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(
             ids,
-            ["product", "delivery", "staff", "billing", "policy", "website", "safety", "suggestion"]
+            [
+                "product",
+                "delivery",
+                "staff",
+                "billing",
+                "policy",
+                "website",
+                "safety",
+                "suggestion"
+            ]
         );
         let safety = config.category("safety").unwrap();
         assert!(safety.urgent);

@@ -15,7 +15,11 @@ pub fn validate_submission(
     let mut problems = Vec::new();
 
     if submission.category.trim().is_empty() {
-        problems.push(FieldError::new("category", "required", "Choose what went wrong."));
+        problems.push(FieldError::new(
+            "category",
+            "required",
+            "Choose what went wrong.",
+        ));
     } else if char_count(&submission.category) > CATEGORY_ID_MAX_CHARS
         || site.category(&submission.category).is_none()
     {
@@ -52,7 +56,12 @@ pub fn validate_submission(
         }
     }
     if let Some(user_agent) = &submission.user_agent {
-        check_line(&mut problems, "user_agent", user_agent, USER_AGENT_MAX_CHARS);
+        check_line(
+            &mut problems,
+            "user_agent",
+            user_agent,
+            USER_AGENT_MAX_CHARS,
+        );
     }
 
     if submission.answers.len() > MAX_ANSWERS {
@@ -73,7 +82,9 @@ pub fn validate_submission(
             problems.push(FieldError::new(
                 field,
                 "invalid",
-                format!("Question ids are 1 to {ANSWER_KEY_MAX_CHARS} letters, digits, '-' or '_'."),
+                format!(
+                    "Question ids are 1 to {ANSWER_KEY_MAX_CHARS} letters, digits, '-' or '_'."
+                ),
             ));
         } else {
             check_text(&mut problems, &field, value, 0, ANSWER_VALUE_MAX_CHARS, "");
@@ -84,7 +95,11 @@ pub fn validate_submission(
         check_contact(&mut problems, contact);
     }
 
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 /// Checks an `Idempotency-Key` header value.
@@ -158,13 +173,20 @@ fn check_contact(problems: &mut Vec<FieldError>, contact: &Contact) {
     }
 }
 
-fn check_language_tag(tag: &str) -> Result<(), FieldError> {
-    let well_formed = !tag.is_empty()
+/// True when `tag` has the shape of a BCP 47 language tag (`en`, `zh-Hant-TW`).
+///
+/// The widget uses this to pick the page's language only when the collector
+/// would accept it, instead of failing on a field the shopper cannot fix.
+pub fn is_language_tag(tag: &str) -> bool {
+    !tag.is_empty()
         && char_count(tag) <= LANGUAGE_TAG_MAX_CHARS
         && tag.split('-').all(|part| {
             (1..=8).contains(&part.len()) && part.bytes().all(|byte| byte.is_ascii_alphanumeric())
-        });
-    if well_formed {
+        })
+}
+
+fn check_language_tag(tag: &str) -> Result<(), FieldError> {
+    if is_language_tag(tag) {
         Ok(())
     } else {
         Err(FieldError::new(
@@ -217,7 +239,11 @@ fn too_long(field: &str, max_chars: usize) -> FieldError {
 }
 
 fn control_characters(field: &str) -> FieldError {
-    FieldError::new(field, "invalid", "This contains characters that are not allowed.")
+    FieldError::new(
+        field,
+        "invalid",
+        "This contains characters that are not allowed.",
+    )
 }
 
 fn char_count(text: &str) -> usize {
@@ -277,14 +303,20 @@ mod tests {
 
         let mut past_limit = submission();
         past_limit.description = "字".repeat(DESCRIPTION_MAX_CHARS + 1);
-        assert_eq!(codes(validate_submission(&past_limit, &site())), pair("description", "too_long"));
+        assert_eq!(
+            codes(validate_submission(&past_limit, &site())),
+            pair("description", "too_long")
+        );
     }
 
     #[test]
     fn blank_description_is_required() {
         let mut blank = submission();
         blank.description = " \n\t ".to_owned();
-        assert_eq!(codes(validate_submission(&blank, &site())), pair("description", "required"));
+        assert_eq!(
+            codes(validate_submission(&blank, &site())),
+            pair("description", "required")
+        );
     }
 
     #[test]
@@ -294,25 +326,44 @@ mod tests {
         assert_eq!(validate_submission(&at_limit, &site()), Ok(()));
         let mut past_limit = submission();
         past_limit.remedy = Some("a".repeat(REMEDY_MAX_CHARS + 1));
-        assert_eq!(codes(validate_submission(&past_limit, &site())), pair("remedy", "too_long"));
+        assert_eq!(
+            codes(validate_submission(&past_limit, &site())),
+            pair("remedy", "too_long")
+        );
     }
 
     #[test]
     fn one_line_fields_accept_the_limit_and_reject_one_past_it() {
-        let cases: [(&str, usize, fn(&mut ComplaintSubmission, String)); 3] = [
-            ("page_url", PAGE_URL_MAX_CHARS, |s, v| s.page_url = Some(format!("https://{v}")[..v.len()].to_owned())),
-            ("user_agent", USER_AGENT_MAX_CHARS, |s, v| s.user_agent = Some(v)),
+        type Setter = fn(&mut ComplaintSubmission, String);
+        let cases: [(&str, usize, Setter); 3] = [
+            ("page_url", PAGE_URL_MAX_CHARS, |s, v| {
+                s.page_url = Some(format!("https://{v}")[..v.len()].to_owned())
+            }),
+            ("user_agent", USER_AGENT_MAX_CHARS, |s, v| {
+                s.user_agent = Some(v)
+            }),
             ("contact.name", CONTACT_NAME_MAX_CHARS, |s, v| {
-                s.contact = Some(Contact { name: Some(v), consent: true, ..Contact::default() })
+                s.contact = Some(Contact {
+                    name: Some(v),
+                    consent: true,
+                    ..Contact::default()
+                })
             }),
         ];
         for (field, limit, set) in cases {
             let mut at_limit = submission();
             set(&mut at_limit, "x".repeat(limit));
-            assert_eq!(validate_submission(&at_limit, &site()), Ok(()), "{field} at its limit");
+            assert_eq!(
+                validate_submission(&at_limit, &site()),
+                Ok(()),
+                "{field} at its limit"
+            );
             let mut past_limit = submission();
             set(&mut past_limit, "x".repeat(limit + 1));
-            assert_eq!(codes(validate_submission(&past_limit, &site())), pair(field, "too_long"));
+            assert_eq!(
+                codes(validate_submission(&past_limit, &site())),
+                pair(field, "too_long")
+            );
         }
     }
 
@@ -326,7 +377,10 @@ mod tests {
 
         let mut too_many = at_limit.clone();
         too_many.answers.insert("extra".to_owned(), String::new());
-        assert_eq!(codes(validate_submission(&too_many, &site())), pair("answers", "too_many"));
+        assert_eq!(
+            codes(validate_submission(&too_many, &site())),
+            pair("answers", "too_many")
+        );
 
         let mut too_long_value = submission();
         too_long_value
@@ -338,19 +392,30 @@ mod tests {
         );
 
         let mut bad_key = submission();
-        bad_key.answers.insert("k".repeat(ANSWER_KEY_MAX_CHARS + 1), String::new());
-        assert_eq!(codes(validate_submission(&bad_key, &site()))[0].1, "invalid");
+        bad_key
+            .answers
+            .insert("k".repeat(ANSWER_KEY_MAX_CHARS + 1), String::new());
+        assert_eq!(
+            codes(validate_submission(&bad_key, &site()))[0].1,
+            "invalid"
+        );
     }
 
     #[test]
     fn unknown_or_hidden_category_is_refused() {
         let mut unknown = submission();
         unknown.category = "spaceship".to_owned();
-        assert_eq!(codes(validate_submission(&unknown, &site())), pair("category", "unknown"));
+        assert_eq!(
+            codes(validate_submission(&unknown, &site())),
+            pair("category", "unknown")
+        );
 
         let mut config = site();
         config.categories[0].hidden = true;
-        assert_eq!(codes(validate_submission(&submission(), &config)), pair("category", "unknown"));
+        assert_eq!(
+            codes(validate_submission(&submission(), &config)),
+            pair("category", "unknown")
+        );
     }
 
     #[test]
@@ -408,7 +473,10 @@ mod tests {
 
         let mut nul = submission();
         nul.description = "hidden\u{0}text".to_owned();
-        assert_eq!(codes(validate_submission(&nul, &site())), pair("description", "invalid"));
+        assert_eq!(
+            codes(validate_submission(&nul, &site())),
+            pair("description", "invalid")
+        );
     }
 
     #[test]
@@ -418,10 +486,20 @@ mod tests {
             ok.language = good.to_owned();
             assert_eq!(validate_submission(&ok, &site()), Ok(()), "{good}");
         }
-        for bad in ["", "en_US", "en--US", "<script>", &"a".repeat(LANGUAGE_TAG_MAX_CHARS + 1)] {
+        for bad in [
+            "",
+            "en_US",
+            "en--US",
+            "<script>",
+            &"a".repeat(LANGUAGE_TAG_MAX_CHARS + 1),
+        ] {
             let mut wrong = submission();
             wrong.language = bad.to_owned();
-            assert_eq!(codes(validate_submission(&wrong, &site())), pair("language", "invalid"), "{bad}");
+            assert_eq!(
+                codes(validate_submission(&wrong, &site())),
+                pair("language", "invalid"),
+                "{bad}"
+            );
         }
     }
 

@@ -1,9 +1,7 @@
 //! Accepting a complaint: validate, store durably, answer with a receipt.
 
 use heard_shared::validate::validate_idempotency_key;
-use heard_shared::{
-    ComplaintSubmission, FieldError, Receipt, ReceiptSummary, validate_submission,
-};
+use heard_shared::{ComplaintSubmission, FieldError, Receipt, ReceiptSummary, validate_submission};
 
 use super::token::{ReceiptToken, idempotency_key_hash, request_hash};
 use crate::clock;
@@ -82,7 +80,12 @@ pub fn status_url(public_url: &str, token: &ReceiptToken) -> String {
     format!("{}/r/{}", public_url.trim_end_matches('/'), token.encode())
 }
 
-fn receipt(complaint: &ComplaintRecord, token: &ReceiptToken, public_url: &str, site: &Site) -> Receipt {
+fn receipt(
+    complaint: &ComplaintRecord,
+    token: &ReceiptToken,
+    public_url: &str,
+    site: &Site,
+) -> Receipt {
     Receipt {
         reference: complaint.reference.clone(),
         created_at: clock::rfc3339(complaint.created_at),
@@ -110,8 +113,12 @@ fn normalize(mut submission: ComplaintSubmission) -> ComplaintSubmission {
     submission.remedy = present(submission.remedy);
     submission.outcomes.sort();
     submission.outcomes.dedup();
-    submission.answers.retain(|_, value| !value.trim().is_empty());
-    submission.contact = submission.contact.filter(|contact| contact.consent && !contact.is_empty());
+    submission
+        .answers
+        .retain(|_, value| !value.trim().is_empty());
+    submission.contact = submission
+        .contact
+        .filter(|contact| contact.consent && !contact.is_empty());
     if let Some(contact) = &mut submission.contact {
         contact.name = present(contact.name.take());
         contact.email = present(contact.email.take());
@@ -199,9 +206,17 @@ mod tests {
         assert_eq!(receipt.summary.outcomes, [Outcome::Heard, Outcome::Fix]);
         assert_eq!(receipt.response_target_hours, Some(24));
 
-        let token_text = receipt.status_url.strip_prefix("http://heard.test/r/").unwrap();
+        let token_text = receipt
+            .status_url
+            .strip_prefix("http://heard.test/r/")
+            .unwrap();
         let token = ReceiptToken::parse(token_text).unwrap();
-        let stored = temp.store.complaint_by_token_hash(token.hash()).await.unwrap().unwrap();
+        let stored = temp
+            .store
+            .complaint_by_token_hash(token.hash())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(stored.reference, receipt.reference);
     }
 
@@ -210,14 +225,20 @@ mod tests {
         let temp = temp_store();
         let site = demo_site(&temp.store).await;
         let key = Some("3b7a1f52-1111-4a4a-8888-0123456789ab");
-        let first = submit(&temp.store, "http://h", &site, submission(), key).await.unwrap();
-        let again = submit(&temp.store, "http://h", &site, submission(), key).await.unwrap();
+        let first = submit(&temp.store, "http://h", &site, submission(), key)
+            .await
+            .unwrap();
+        let again = submit(&temp.store, "http://h", &site, submission(), key)
+            .await
+            .unwrap();
         assert!(again.replayed);
         assert_eq!(again.receipt, first.receipt);
 
         let mut different = submission();
         different.description = "Something else".to_owned();
-        let conflict = submit(&temp.store, "http://h", &site, different, key).await.unwrap_err();
+        let conflict = submit(&temp.store, "http://h", &site, different, key)
+            .await
+            .unwrap_err();
         assert!(matches!(conflict, IntakeError::IdempotencyConflict));
     }
 
@@ -230,7 +251,9 @@ mod tests {
             email: Some("ana@example.com".to_owned()),
             ..Contact::default()
         });
-        let error = submit(&temp.store, "http://h", &site, with_contact, None).await.unwrap_err();
+        let error = submit(&temp.store, "http://h", &site, with_contact, None)
+            .await
+            .unwrap_err();
         let IntakeError::Invalid(fields) = error else {
             panic!("expected a validation error, got {error:?}")
         };

@@ -33,10 +33,16 @@ pub fn router(www_dir: PathBuf, collector_url: &str) -> Router {
 
 async fn index(State(shop): State<DemoShop>) -> Response {
     match tokio::fs::read_to_string(&shop.page).await {
-        Ok(template) => Html(template.replace("{{COLLECTOR_URL}}", &shop.collector_url)).into_response(),
+        Ok(template) => {
+            Html(template.replace("{{COLLECTOR_URL}}", &shop.collector_url)).into_response()
+        }
         Err(error) => {
             tracing::error!(page = %shop.page.display(), %error, "cannot read the demo shop page");
-            (StatusCode::INTERNAL_SERVER_ERROR, "The demo shop page is missing.").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The demo shop page is missing.",
+            )
+                .into_response()
         }
     }
 }

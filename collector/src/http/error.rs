@@ -92,7 +92,8 @@ impl AppError {
             AppError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
-                "Something went wrong on our side. Nothing was stored; please try again.".to_owned(),
+                "Something went wrong on our side. Nothing was stored; please try again."
+                    .to_owned(),
             ),
         }
     }

@@ -35,21 +35,25 @@ where
             return Err(AppError::UnsupportedMediaType);
         }
         let limit = request.extensions().get::<BodyLimit>().map(|limit| limit.0);
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::PayloadTooLarge {
-                    limit: limit.unwrap_or_default(),
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::PayloadTooLarge {
+                        limit: limit.unwrap_or_default(),
+                    }
+                } else {
+                    AppError::MalformedJson(rejection.body_text())
                 }
-            } else {
-                AppError::MalformedJson(rejection.body_text())
-            }
-        })?;
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|error| {
-            if error.is_data() {
-                AppError::UnprocessableJson(error.to_string())
-            } else {
-                AppError::MalformedJson(error.to_string())
-            }
-        })
+            })?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|error| {
+                if error.is_data() {
+                    AppError::UnprocessableJson(error.to_string())
+                } else {
+                    AppError::MalformedJson(error.to_string())
+                }
+            })
     }
 }

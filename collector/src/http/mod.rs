@@ -79,14 +79,16 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router(&state.www_dir, &state.widget_dir))
         .fallback(|| async { AppError::NotFound })
         .with_state(state)
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            let route = request
-                .extensions()
-                .get::<MatchedPath>()
-                .map(MatchedPath::as_str)
-                .unwrap_or("unmatched");
-            tracing::info_span!("request", method = %request.method(), route)
-        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(MatchedPath::as_str)
+                    .unwrap_or("unmatched");
+                tracing::info_span!("request", method = %request.method(), route)
+            }),
+        )
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),
@@ -98,7 +100,9 @@ fn origin_of(url: &str) -> &str {
     match url.find("://") {
         Some(scheme_end) => {
             let rest = &url[scheme_end + 3..];
-            let host_end = rest.find('/').map_or(url.len(), |index| scheme_end + 3 + index);
+            let host_end = rest
+                .find('/')
+                .map_or(url.len(), |index| scheme_end + 3 + index);
             &url[..host_end]
         }
         None => url,

@@ -53,7 +53,11 @@ fn render(complaint: &ComplaintRecord) -> String {
         description = escape(&complaint.description),
     );
     if !complaint.outcomes.is_empty() {
-        let wanted: Vec<&str> = complaint.outcomes.iter().map(|outcome| outcome.label()).collect();
+        let wanted: Vec<&str> = complaint
+            .outcomes
+            .iter()
+            .map(|outcome| outcome.label())
+            .collect();
         let _ = writeln!(
             body,
             "<div><dt>What would make it right</dt><dd>{}</dd></div>",
@@ -68,10 +72,18 @@ fn render(complaint: &ComplaintRecord) -> String {
         );
     }
     if let Some(severity) = complaint.severity {
-        let _ = writeln!(body, "<div><dt>How bad</dt><dd>{}</dd></div>", severity.label());
+        let _ = writeln!(
+            body,
+            "<div><dt>How bad</dt><dd>{}</dd></div>",
+            severity.label()
+        );
     }
     if let Some(mood) = complaint.mood {
-        let _ = writeln!(body, "<div><dt>How you felt</dt><dd>{}</dd></div>", mood.label());
+        let _ = writeln!(
+            body,
+            "<div><dt>How you felt</dt><dd>{}</dd></div>",
+            mood.label()
+        );
     }
     let contact = if complaint.anonymous {
         "You left no contact details, so check this page for our answer."
@@ -87,7 +99,10 @@ fn render(complaint: &ComplaintRecord) -> String {
     );
     document(
         "en",
-        &format!("Complaint {} — {}", complaint.reference, complaint.site_name),
+        &format!(
+            "Complaint {} — {}",
+            complaint.reference, complaint.site_name
+        ),
         &body,
     )
 }

@@ -23,8 +23,16 @@ struct Harness {
 
 async fn harness() -> Harness {
     let temp = temp_store();
-    temp.store.add_site(demo_site(vec![SHOP.to_owned()])).await.unwrap();
-    let state = AppState::new(temp.store.clone(), PUBLIC_URL, "www".into(), "target/widget".into());
+    temp.store
+        .add_site(demo_site(vec![SHOP.to_owned()]))
+        .await
+        .unwrap();
+    let state = AppState::new(
+        temp.store.clone(),
+        PUBLIC_URL,
+        "www".into(),
+        "target/widget".into(),
+    );
     Harness {
         router: router(state),
         temp,
@@ -43,7 +51,8 @@ impl Harness {
         if let Some(key) = key {
             request = request.header("Idempotency-Key", key);
         }
-        self.send(request.body(Body::from(body.to_string())).unwrap()).await
+        self.send(request.body(Body::from(body.to_string())).unwrap())
+            .await
     }
 }
 
@@ -58,7 +67,13 @@ fn complaint() -> Value {
 }
 
 async fn body_bytes(response: Response) -> Vec<u8> {
-    response.into_body().collect().await.unwrap().to_bytes().to_vec()
+    response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec()
 }
 
 async fn json_body<T: serde::de::DeserializeOwned>(response: Response) -> T {
@@ -80,13 +95,24 @@ async fn a_complaint_is_stored_and_answered_with_a_receipt() {
     let harness = harness().await;
     let response = harness.post_complaint(&complaint(), None).await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    assert_eq!(response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], SHOP);
+    assert_eq!(
+        response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        SHOP
+    );
     let receipt: Receipt = json_body(response).await;
     assert!(heard_shared::Reference::parse(&receipt.reference).is_some());
     assert!(receipt.status_url.starts_with("http://heard.test/r/"));
     assert_eq!(receipt.summary.category_label, "Product problem");
-    let stored = harness.temp.store.complaint_by_reference(&receipt.reference).await.unwrap();
-    assert_eq!(stored.unwrap().description, "The soy-milk maker failed after three uses.");
+    let stored = harness
+        .temp
+        .store
+        .complaint_by_reference(&receipt.reference)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.unwrap().description,
+        "The soy-milk maker failed after three uses."
+    );
 }
 
 #[tokio::test]
@@ -109,11 +135,20 @@ async fn a_retry_with_the_same_key_returns_the_same_receipt_and_stores_nothing_t
 async fn a_retry_with_the_same_key_and_a_different_body_is_rejected() {
     let harness = harness().await;
     let key = "0b7c7e86-1c9a-4d5e-8f20-3a4b5c6d7e8f";
-    assert_eq!(harness.post_complaint(&complaint(), Some(key)).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        harness
+            .post_complaint(&complaint(), Some(key))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
     let mut different = complaint();
     different["description"] = json!("Something else entirely");
     let response = harness.post_complaint(&different, Some(key)).await;
-    assert_eq!(error_body(response, StatusCode::CONFLICT).await.error, "idempotency_conflict");
+    assert_eq!(
+        error_body(response, StatusCode::CONFLICT).await.error,
+        "idempotency_conflict"
+    );
     assert_eq!(count_complaints(&harness), 1);
 }
 
@@ -131,7 +166,10 @@ async fn an_unknown_site_is_404() {
             .body(Body::from(complaint().to_string()))
             .unwrap();
         let response = harness.send(request).await;
-        assert_eq!(error_body(response, StatusCode::NOT_FOUND).await.error, "unknown_site");
+        assert_eq!(
+            error_body(response, StatusCode::NOT_FOUND).await.error,
+            "unknown_site"
+        );
     }
 }
 
@@ -158,8 +196,16 @@ async fn a_disallowed_origin_gets_no_cors_grant() {
         .body(Body::empty())
         .unwrap();
     let response = harness.send(preflight).await;
-    assert!(response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
-    assert_eq!(error_body(response, StatusCode::FORBIDDEN).await.error, "origin_not_allowed");
+    assert!(
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
+    assert_eq!(
+        error_body(response, StatusCode::FORBIDDEN).await.error,
+        "origin_not_allowed"
+    );
 
     let post = Request::post("/api/v1/sites/demo/complaints")
         .header(header::CONTENT_TYPE, "application/json")
@@ -167,7 +213,12 @@ async fn a_disallowed_origin_gets_no_cors_grant() {
         .body(Body::from(complaint().to_string()))
         .unwrap();
     let response = harness.send(post).await;
-    assert!(response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    assert!(
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(count_complaints(&harness), 0);
 }
@@ -180,14 +231,22 @@ async fn an_allowed_origin_gets_a_preflight_grant() {
         .uri("/api/v1/sites/demo/complaints")
         .header(header::ORIGIN, SHOP)
         .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
-        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type, idempotency-key")
+        .header(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            "content-type, idempotency-key",
+        )
         .body(Body::empty())
         .unwrap();
     let response = harness.send(preflight).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let headers = response.headers();
     assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], SHOP);
-    assert!(headers[header::ACCESS_CONTROL_ALLOW_METHODS].to_str().unwrap().contains("POST"));
+    assert!(
+        headers[header::ACCESS_CONTROL_ALLOW_METHODS]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
     assert!(
         headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
             .to_str()
@@ -214,11 +273,20 @@ async fn wrong_content_type_is_415_and_wrong_shape_is_422() {
         .header(header::CONTENT_TYPE, "text/plain")
         .body(Body::from(complaint().to_string()))
         .unwrap();
-    let error = error_body(harness.send(request).await, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    let error = error_body(
+        harness.send(request).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
     assert_eq!(error.error, "unsupported_media_type");
 
     let response = harness.post_complaint(&json!({"category": 7}), None).await;
-    assert_eq!(error_body(response, StatusCode::UNPROCESSABLE_ENTITY).await.error, "invalid_submission");
+    assert_eq!(
+        error_body(response, StatusCode::UNPROCESSABLE_ENTITY)
+            .await
+            .error,
+        "invalid_submission"
+    );
 }
 
 #[tokio::test]
@@ -232,7 +300,11 @@ async fn validation_failures_name_every_field() {
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    let fields: Vec<&str> = error.fields.iter().map(|field| field.field.as_str()).collect();
+    let fields: Vec<&str> = error
+        .fields
+        .iter()
+        .map(|field| field.field.as_str())
+        .collect();
     assert_eq!(fields, ["category", "description"]);
 }
 
@@ -254,7 +326,10 @@ async fn the_site_config_is_served_to_allowed_origins() {
         .unwrap();
     let response = harness.send(request).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], SHOP);
+    assert_eq!(
+        response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        SHOP
+    );
     let config: SiteConfig = json_body(response).await;
     assert_eq!(config.site_key, "demo");
     assert_eq!(config.categories.len(), 8);
@@ -268,15 +343,24 @@ async fn the_receipt_page_shows_the_complaint_escaped_and_private() {
     let receipt: Receipt = json_body(harness.post_complaint(&hostile, None).await).await;
     let path = receipt.status_url.strip_prefix(PUBLIC_URL).unwrap();
 
-    let response = harness.send(Request::get(path).body(Body::empty()).unwrap()).await;
+    let response = harness
+        .send(Request::get(path).body(Body::empty()).unwrap())
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let headers = response.headers();
     assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
     assert_eq!(headers["x-robots-tag"], "noindex, nofollow");
-    assert!(headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("default-src 'none'"));
+    assert!(
+        headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
     let html = String::from_utf8(body_bytes(response).await).unwrap();
     assert!(html.contains(&receipt.reference));
-    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; the lid &quot;melted&quot;"));
+    assert!(
+        html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; the lid &quot;melted&quot;")
+    );
     assert!(!html.contains("<script>"));
 }
 
@@ -284,8 +368,13 @@ async fn the_receipt_page_shows_the_complaint_escaped_and_private() {
 async fn unknown_and_malformed_receipt_tokens_get_the_same_404() {
     let harness = harness().await;
     let mut pages = Vec::new();
-    for path in ["/r/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "/r/not-a-token"] {
-        let response = harness.send(Request::get(path).body(Body::empty()).unwrap()).await;
+    for path in [
+        "/r/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "/r/not-a-token",
+    ] {
+        let response = harness
+            .send(Request::get(path).body(Body::empty()).unwrap())
+            .await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         pages.push(body_bytes(response).await);
     }
@@ -295,15 +384,24 @@ async fn unknown_and_malformed_receipt_tokens_get_the_same_404() {
 #[tokio::test]
 async fn health_answers_and_unknown_paths_are_json_404() {
     let harness = harness().await;
-    let response = harness.send(Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    let response = harness
+        .send(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
-    let response = harness.send(Request::get("/nowhere").body(Body::empty()).unwrap()).await;
-    assert_eq!(error_body(response, StatusCode::NOT_FOUND).await.error, "not_found");
+    let response = harness
+        .send(Request::get("/nowhere").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(
+        error_body(response, StatusCode::NOT_FOUND).await.error,
+        "not_found"
+    );
 }
 
 fn count_complaints(harness: &Harness) -> i64 {
     let path = harness.temp.directory.path().join("heard.sqlite3");
     let connection = rusqlite::Connection::open(path).unwrap();
-    connection.query_row("SELECT count(*) FROM complaints", [], |row| row.get(0)).unwrap()
+    connection
+        .query_row("SELECT count(*) FROM complaints", [], |row| row.get(0))
+        .unwrap()
 }

@@ -77,7 +77,10 @@ pub struct ComplaintRecord {
 /// References are random; a collision is rare, so a few attempts suffice.
 const REFERENCE_ATTEMPTS: usize = 8;
 
-pub(super) fn record(connection: &Connection, complaint: &NewComplaint) -> Result<Recorded, StoreError> {
+pub(super) fn record(
+    connection: &Connection,
+    complaint: &NewComplaint,
+) -> Result<Recorded, StoreError> {
     if let Some(idempotency) = &complaint.idempotency
         && let Some(replay) = replay(connection, complaint.site_id, idempotency)?
     {
@@ -113,7 +116,8 @@ pub(super) fn record(connection: &Connection, complaint: &NewComplaint) -> Resul
                 complaint.created_at
             ])?;
     }
-    let stored = by_id(connection, id)?.ok_or_else(|| StoreError::Corrupt("complaint vanished".to_owned()))?;
+    let stored = by_id(connection, id)?
+        .ok_or_else(|| StoreError::Corrupt("complaint vanished".to_owned()))?;
     Ok(Recorded {
         complaint: stored,
         replay_of: None,
@@ -151,7 +155,11 @@ fn replay(
     }))
 }
 
-fn insert(connection: &Connection, complaint: &NewComplaint, reference: &str) -> rusqlite::Result<i64> {
+fn insert(
+    connection: &Connection,
+    complaint: &NewComplaint,
+    reference: &str,
+) -> rusqlite::Result<i64> {
     let json = |value: Result<String, StoreError>| {
         value.map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))
     };
@@ -214,14 +222,22 @@ pub(super) fn by_token_hash(
     connection: &Connection,
     token_hash: &[u8; 32],
 ) -> Result<Option<ComplaintRecord>, StoreError> {
-    one(connection, &format!("{SELECT} WHERE c.token_hash = ?1"), token_hash)
+    one(
+        connection,
+        &format!("{SELECT} WHERE c.token_hash = ?1"),
+        token_hash,
+    )
 }
 
 pub(super) fn by_reference(
     connection: &Connection,
     reference: &str,
 ) -> Result<Option<ComplaintRecord>, StoreError> {
-    one(connection, &format!("{SELECT} WHERE c.reference = ?1"), reference)
+    one(
+        connection,
+        &format!("{SELECT} WHERE c.reference = ?1"),
+        reference,
+    )
 }
 
 fn one(
@@ -321,16 +337,32 @@ mod tests {
     async fn a_recorded_complaint_is_found_by_token_hash_and_reference() {
         let temp = temp_store();
         let site_id = site(&temp.store).await;
-        let recorded = temp.store.record_complaint(complaint(site_id, 1)).await.unwrap();
+        let recorded = temp
+            .store
+            .record_complaint(complaint(site_id, 1))
+            .await
+            .unwrap();
         assert_eq!(recorded.replay_of, None);
         let stored = recorded.complaint;
         assert_eq!(stored.outcomes, [Outcome::Fix, Outcome::Apology]);
         assert_eq!(stored.severity, Some(Severity::CostMe));
         assert_eq!(stored.status, Status::Received);
         assert!(stored.anonymous);
-        assert_eq!(temp.store.complaint_by_token_hash([1; 32]).await.unwrap(), Some(stored.clone()));
-        assert_eq!(temp.store.complaint_by_reference(&stored.reference).await.unwrap(), Some(stored));
-        assert_eq!(temp.store.complaint_by_token_hash([2; 32]).await.unwrap(), None);
+        assert_eq!(
+            temp.store.complaint_by_token_hash([1; 32]).await.unwrap(),
+            Some(stored.clone())
+        );
+        assert_eq!(
+            temp.store
+                .complaint_by_reference(&stored.reference)
+                .await
+                .unwrap(),
+            Some(stored)
+        );
+        assert_eq!(
+            temp.store.complaint_by_token_hash([2; 32]).await.unwrap(),
+            None
+        );
     }
 
     #[tokio::test]
@@ -380,6 +412,12 @@ mod tests {
         assert!(first.is_ok());
         assert!(second.is_err());
         assert!(third.is_ok());
-        assert!(temp.store.complaint_by_token_hash([6; 32]).await.unwrap().is_some());
+        assert!(
+            temp.store
+                .complaint_by_token_hash([6; 32])
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 }

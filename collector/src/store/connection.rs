@@ -14,9 +14,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
-    let mode: String = connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    let mode: String =
+        connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Corrupt(format!("could not enable WAL mode (got {mode})")));
+        return Err(StoreError::Corrupt(format!(
+            "could not enable WAL mode (got {mode})"
+        )));
     }
     // FULL: a commit is on disk before the writer reports it, so a receipt is
     // never shown for a complaint that a power cut could still take back.

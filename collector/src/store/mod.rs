@@ -87,7 +87,11 @@ impl Store {
     {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            let pooled = inner.readers.lock().map(|mut idle| idle.pop()).unwrap_or(None);
+            let pooled = inner
+                .readers
+                .lock()
+                .map(|mut idle| idle.pop())
+                .unwrap_or(None);
             let connection = match pooled {
                 Some(connection) => connection,
                 None => connection::open_reader(&inner.path)?,
@@ -114,7 +118,8 @@ impl Store {
 
     pub async fn site_by_key(&self, site_key: &str) -> Result<Option<Site>, StoreError> {
         let site_key = site_key.to_owned();
-        self.read(move |connection| sites::by_key(connection, &site_key)).await
+        self.read(move |connection| sites::by_key(connection, &site_key))
+            .await
     }
 
     pub async fn sites(&self) -> Result<Vec<Site>, StoreError> {
@@ -177,7 +182,8 @@ pub(crate) mod test_support {
 
     pub fn temp_store() -> TempStore {
         let directory = tempfile::tempdir().expect("temporary directory");
-        let store = Store::open(&directory.path().join("heard.sqlite3"), 64, 1024).expect("open store");
+        let store =
+            Store::open(&directory.path().join("heard.sqlite3"), 64, 1024).expect("open store");
         TempStore { store, directory }
     }
 }

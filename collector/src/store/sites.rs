@@ -40,7 +40,8 @@ pub(super) fn by_key(connection: &Connection, site_key: &str) -> Result<Option<S
 }
 
 pub(super) fn all(connection: &Connection) -> Result<Vec<Site>, StoreError> {
-    let mut statement = connection.prepare(&format!("SELECT {COLUMNS} FROM sites ORDER BY site_key"))?;
+    let mut statement =
+        connection.prepare(&format!("SELECT {COLUMNS} FROM sites ORDER BY site_key"))?;
     let rows = statement.query_map([], from_row)?;
     rows.map(|row| row?).collect()
 }
@@ -69,7 +70,11 @@ pub(super) fn insert(connection: &Connection, site: &NewSite) -> Result<Site, St
 pub(super) fn upsert(connection: &Connection, site: &NewSite) -> Result<Site, StoreError> {
     let updated = connection.execute(
         "UPDATE sites SET allowed_origins = ?2, updated_at = ?3 WHERE site_key = ?1",
-        params![site.key, to_json(&site.allowed_origins)?, clock::now_millis()],
+        params![
+            site.key,
+            to_json(&site.allowed_origins)?,
+            clock::now_millis()
+        ],
     )?;
     if updated == 0 {
         return insert(connection, site);
@@ -82,7 +87,11 @@ fn merchant_id(connection: &Connection, name: &str, now: i64) -> Result<i64, Sto
         "INSERT INTO merchants (name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
         params![name, now],
     )?;
-    Ok(connection.query_row("SELECT id FROM merchants WHERE name = ?1", [name], |row| row.get(0))?)
+    Ok(
+        connection.query_row("SELECT id FROM merchants WHERE name = ?1", [name], |row| {
+            row.get(0)
+        })?,
+    )
 }
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Site, StoreError>> {
@@ -134,12 +143,23 @@ mod tests {
     #[tokio::test]
     async fn sites_round_trip_and_keys_are_unique() {
         let temp = temp_store();
-        let site = temp.store.add_site(new_site("acme", &["https://acme.example"])).await.unwrap();
+        let site = temp
+            .store
+            .add_site(new_site("acme", &["https://acme.example"]))
+            .await
+            .unwrap();
         assert_eq!(site.allowed_origins, ["https://acme.example"]);
-        assert_eq!(temp.store.site_by_key("acme").await.unwrap(), Some(site.clone()));
+        assert_eq!(
+            temp.store.site_by_key("acme").await.unwrap(),
+            Some(site.clone())
+        );
         assert_eq!(temp.store.site_by_key("nope").await.unwrap(), None);
 
-        let duplicate = temp.store.add_site(new_site("acme", &[])).await.unwrap_err();
+        let duplicate = temp
+            .store
+            .add_site(new_site("acme", &[]))
+            .await
+            .unwrap_err();
         assert!(matches!(duplicate, StoreError::DuplicateSite(_)));
 
         let second = temp.store.add_site(new_site("acme-2", &[])).await.unwrap();
@@ -149,8 +169,15 @@ mod tests {
     #[tokio::test]
     async fn upsert_replaces_origins_of_an_existing_site() {
         let temp = temp_store();
-        temp.store.upsert_site(new_site("demo", &["http://a"])).await.unwrap();
-        let updated = temp.store.upsert_site(new_site("demo", &["http://b"])).await.unwrap();
+        temp.store
+            .upsert_site(new_site("demo", &["http://a"]))
+            .await
+            .unwrap();
+        let updated = temp
+            .store
+            .upsert_site(new_site("demo", &["http://b"]))
+            .await
+            .unwrap();
         assert_eq!(updated.allowed_origins, ["http://b"]);
         assert_eq!(temp.store.sites().await.unwrap().len(), 1);
     }
