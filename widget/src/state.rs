@@ -308,7 +308,9 @@ mod tests {
         let unchanged = run(actions.clone());
         assert_eq!(unchanged.idempotency_key.as_deref(), Some("first-key-123"));
 
-        actions.push(Action::EditDescription("It broke after two uses.".to_owned()));
+        actions.push(Action::EditDescription(
+            "It broke after two uses.".to_owned(),
+        ));
         let edited = run(actions);
         assert_eq!(edited.idempotency_key, None);
     }

@@ -1,0 +1,105 @@
+//! A shopper complains through the widget on the demo shop, in a real
+//! Chromium, across a real cross-origin boundary.
+
+use anyhow::{Context, ensure};
+use heard_e2e::wait::{self, DEADLINE};
+use heard_e2e::{Browser, RunningCollector};
+use heard_shared::Reference;
+use rusqlite::OptionalExtension;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopper_complains_through_the_widget_and_follows_the_receipt() -> anyhow::Result<()> {
+    let collector = RunningCollector::start()?;
+    let browser = Browser::start().await?;
+    let result = shopper_flow(&collector, &browser).await;
+    if result.is_err() {
+        match browser.save_evidence("shopper-flow").await {
+            Ok(path) => eprintln!("screenshot of the failure: {}", path.display()),
+            Err(error) => eprintln!("could not save a screenshot: {error:#}"),
+        }
+    }
+    let closed = browser.close().await;
+    result.with_context(|| format!("collector log:\n{}", collector.log_tail()))?;
+    closed
+}
+
+async fn shopper_flow(collector: &RunningCollector, browser: &Browser) -> anyhow::Result<()> {
+    // The shop is served from its own origin, so every call the widget makes
+    // to the collector is a real cross-origin request.
+    browser
+        .goto(&format!("{}/", collector.demo_shop_url()))
+        .await?;
+
+    browser
+        .click_in_widget(r#"button[data-heard="launcher"]"#)
+        .await?;
+    browser.widget_element(r#"[data-heard="dialog"]"#).await?;
+    browser
+        .click_in_widget(r#"button[data-heard="category"][data-category="product"]"#)
+        .await?;
+    let description = format!(
+        "The blender's lid cracked on the first use <b>&</b> 'quotes' (check {})",
+        std::process::id()
+    );
+    browser
+        .type_in_widget(r#"textarea[data-heard="description"]"#, &description)
+        .await?;
+    browser
+        .click_in_widget(r#"input[data-heard="outcome"][value="fix"]"#)
+        .await?;
+    browser
+        .click_in_widget(r#"button[data-heard="submit"]"#)
+        .await?;
+
+    // The receipt is shown only after the complaint is stored.
+    let reference_element = browser
+        .widget_element(r#"[data-heard="reference"]"#)
+        .await?;
+    let reference = reference_element.text().await?.trim().to_owned();
+    let parsed = Reference::parse(&reference)
+        .with_context(|| format!("the widget shows {reference:?}, not a valid reference"))?;
+    assert_eq!(
+        parsed.to_string(),
+        reference,
+        "the widget shows the reference in its canonical HRD-XXXX-XXXX form"
+    );
+
+    let stored_description: Option<String> = collector
+        .open_database()?
+        .query_row(
+            "SELECT description FROM complaints WHERE reference = ?1",
+            [&reference],
+            |row| row.get(0),
+        )
+        .optional()?;
+    assert_eq!(
+        stored_description.as_deref(),
+        Some(description.as_str()),
+        "the complaint {reference} is stored with the shopper's words"
+    );
+
+    // The private status link opens a page that shows the complaint.
+    let status_link = browser
+        .widget_element(r#"a[data-heard="status-link"]"#)
+        .await?;
+    let href = status_link
+        .prop("href")
+        .await?
+        .context("the status link has no href")?;
+    browser.goto(&href).await?;
+    // The description holds markup characters: showing it verbatim in the
+    // page's visible text proves the page escaped it instead of interpreting it.
+    wait::until(
+        &format!("the status page {href} to show {reference} and the description"),
+        DEADLINE,
+        || async {
+            let text = browser.page_text().await?;
+            ensure!(
+                text.contains(&reference) && text.contains(&description),
+                "the page reads: {text}"
+            );
+            Ok(())
+        },
+    )
+    .await
+}
