@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// Only `category`, `description` and `language` are required: the widget asks
 /// nothing that is not needed, and older widgets keep working as fields are
 /// added here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComplaintSubmission {
     /// The id of one of the site's categories (see [`crate::SiteConfig`]).
     pub category: String,
@@ -39,6 +39,73 @@ pub struct ComplaintSubmission {
     /// Absent means anonymous, which is the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<Contact>,
+    /// A complaint, the softer suggestion, or a callback request.
+    #[serde(default, skip_serializing_if = "SubmissionKind::is_complaint")]
+    pub kind: SubmissionKind,
+    /// For a callback request: when the shopper would like to be called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<CallbackRequest>,
+    /// Photos uploaded first through `POST /api/v1/sites/{site_key}/attachments`,
+    /// by the ids that endpoint returned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
+    /// Who the merchant's page says the shopper is (`Heard('identify', …)`),
+    /// optionally vouched for by a signature from the merchant's server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
+}
+
+/// What kind of message the shopper is sending.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubmissionKind {
+    #[default]
+    Complaint,
+    /// The softer path for shoppers who would rather not "complain".
+    Suggestion,
+    /// "Please call me": needs a phone number and consent.
+    Callback,
+}
+
+impl SubmissionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Complaint => "complaint",
+            Self::Suggestion => "suggestion",
+            Self::Callback => "callback",
+        }
+    }
+
+    fn is_complaint(&self) -> bool {
+        *self == Self::Complaint
+    }
+}
+
+/// A request to be called back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackRequest {
+    /// When to call, in the shopper's words or as chosen from the widget's
+    /// options, e.g. "weekdays 17:00–19:00".
+    pub window: String,
+}
+
+/// The shopper as the merchant's page knows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// The merchant's own id for the customer, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_number: Option<String>,
+    /// Hex HMAC-SHA256, keyed with the site's identity secret, of
+    /// `customer_id` if given, else of `email`. Computed on the merchant's
+    /// server; the collector marks the identity verified when it matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// What the shopper wants; several may be chosen.

@@ -16,7 +16,10 @@ pub mod reference;
 pub mod site;
 pub mod validate;
 
-pub use complaint::{ComplaintSubmission, Contact, Mood, Outcome, Severity};
+pub use complaint::{
+    CallbackRequest, ComplaintSubmission, Contact, Identity, Mood, Outcome, Severity,
+    SubmissionKind,
+};
 pub use error::{ErrorBody, FieldError};
 pub use receipt::{Receipt, ReceiptSummary, Status};
 pub use reference::Reference;

@@ -39,3 +39,18 @@ pub const ANSWER_VALUE_MAX_CHARS: usize = 1_000;
 /// Idempotency keys: printable ASCII, e.g. a UUID.
 pub const IDEMPOTENCY_KEY_MIN_CHARS: usize = 8;
 pub const IDEMPOTENCY_KEY_MAX_CHARS: usize = 128;
+
+/// Photos per complaint.
+pub const MAX_ATTACHMENTS: usize = 5;
+/// Largest accepted photo upload, in bytes (the widget downscales first).
+pub const MAX_ATTACHMENT_BYTES: usize = 8 * 1024 * 1024;
+/// Largest accepted photo, in pixels (width × height), against decompression bombs.
+pub const MAX_ATTACHMENT_PIXELS: u64 = 40_000_000;
+/// Attachment ids as the upload endpoint returns them.
+pub const ATTACHMENT_ID_MAX_CHARS: usize = 64;
+
+/// A callback request's time window.
+pub const CALLBACK_WINDOW_MAX_CHARS: usize = 100;
+
+/// Identity fields passed in by the merchant's page.
+pub const IDENTITY_FIELD_MAX_CHARS: usize = 200;

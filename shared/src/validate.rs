@@ -1,6 +1,6 @@
 //! The validation rules for a complaint, written once for both sides.
 
-use crate::complaint::{ComplaintSubmission, Contact};
+use crate::complaint::{ComplaintSubmission, Contact, Identity, SubmissionKind};
 use crate::error::FieldError;
 use crate::limits::*;
 use crate::site::SiteConfig;
@@ -14,7 +14,11 @@ pub fn validate_submission(
 ) -> Result<(), Vec<FieldError>> {
     let mut problems = Vec::new();
 
-    if submission.category.trim().is_empty() {
+    let callback = submission.kind == SubmissionKind::Callback;
+    if callback && submission.category.is_empty() {
+        // A callback request may come straight from the channel list, before
+        // the shopper has said what it is about.
+    } else if submission.category.trim().is_empty() {
         problems.push(FieldError::new(
             "category",
             "required",
@@ -34,7 +38,7 @@ pub fn validate_submission(
         &mut problems,
         "description",
         &submission.description,
-        DESCRIPTION_MIN_CHARS,
+        if callback { 0 } else { DESCRIPTION_MIN_CHARS },
         DESCRIPTION_MAX_CHARS,
         "Tell us what happened.",
     );
@@ -93,6 +97,13 @@ pub fn validate_submission(
 
     if let Some(contact) = &submission.contact {
         check_contact(&mut problems, contact);
+    }
+    if callback {
+        check_callback(&mut problems, submission);
+    }
+    check_attachments(&mut problems, &submission.attachments);
+    if let Some(identity) = &submission.identity {
+        check_identity(&mut problems, identity);
     }
 
     if problems.is_empty() {
@@ -185,6 +196,85 @@ pub fn is_language_tag(tag: &str) -> bool {
         })
 }
 
+fn check_callback(problems: &mut Vec<FieldError>, submission: &ComplaintSubmission) {
+    let phone_given = submission
+        .contact
+        .as_ref()
+        .and_then(|contact| contact.phone.as_deref())
+        .is_some_and(|phone| !phone.trim().is_empty());
+    if !phone_given {
+        problems.push(FieldError::new(
+            "contact.phone",
+            "required",
+            "Give the number we should call.",
+        ));
+    }
+    match &submission.callback {
+        Some(request) if !request.window.trim().is_empty() => {
+            check_line(
+                problems,
+                "callback.window",
+                &request.window,
+                CALLBACK_WINDOW_MAX_CHARS,
+            );
+        }
+        _ => problems.push(FieldError::new(
+            "callback.window",
+            "required",
+            "Choose when we should call.",
+        )),
+    }
+}
+
+fn check_attachments(problems: &mut Vec<FieldError>, attachments: &[String]) {
+    if attachments.len() > MAX_ATTACHMENTS {
+        problems.push(FieldError::new(
+            "attachments",
+            "too_many",
+            format!("At most {MAX_ATTACHMENTS} photos can be attached."),
+        ));
+        return;
+    }
+    for (index, id) in attachments.iter().enumerate() {
+        let well_formed = !id.is_empty()
+            && char_count(id) <= ATTACHMENT_ID_MAX_CHARS
+            && id
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
+        if !well_formed || attachments[..index].contains(id) {
+            problems.push(FieldError::new(
+                format!("attachments.{index}"),
+                "invalid",
+                "This photo was not uploaded correctly; remove it and add it again.",
+            ));
+        }
+    }
+}
+
+fn check_identity(problems: &mut Vec<FieldError>, identity: &Identity) {
+    let fields = [
+        ("identity.customer_id", &identity.customer_id),
+        ("identity.name", &identity.name),
+        ("identity.email", &identity.email),
+        ("identity.order_number", &identity.order_number),
+        ("identity.signature", &identity.signature),
+    ];
+    for (field, value) in fields {
+        if let Some(value) = value {
+            check_line(problems, field, value, IDENTITY_FIELD_MAX_CHARS);
+        }
+    }
+    if let Some(email) = identity.email.as_deref().filter(|email| !email.is_empty())
+        && !is_plausible_email(email)
+    {
+        problems.push(FieldError::new(
+            "identity.email",
+            "invalid",
+            "This does not look like an email address.",
+        ));
+    }
+}
+
 fn check_language_tag(tag: &str) -> Result<(), FieldError> {
     if is_language_tag(tag) {
         Ok(())
@@ -274,6 +364,7 @@ mod tests {
             user_agent: Some("Mozilla/5.0".to_owned()),
             answers: BTreeMap::new(),
             contact: None,
+            ..ComplaintSubmission::default()
         }
     }
 
@@ -501,6 +592,90 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_callback_needs_a_phone_and_a_window_but_no_category_or_text() {
+        let mut callback = submission();
+        callback.kind = SubmissionKind::Callback;
+        callback.category = String::new();
+        callback.description = String::new();
+        assert_eq!(
+            codes(validate_submission(&callback, &site())),
+            vec![
+                ("contact.phone".to_owned(), "required".to_owned()),
+                ("callback.window".to_owned(), "required".to_owned())
+            ]
+        );
+        callback.contact = Some(Contact {
+            phone: Some("+44 20 7946 0000".to_owned()),
+            consent: true,
+            ..Contact::default()
+        });
+        callback.callback = Some(crate::CallbackRequest {
+            window: "c".repeat(CALLBACK_WINDOW_MAX_CHARS),
+        });
+        assert_eq!(validate_submission(&callback, &site()), Ok(()));
+        callback.callback = Some(crate::CallbackRequest {
+            window: "c".repeat(CALLBACK_WINDOW_MAX_CHARS + 1),
+        });
+        assert_eq!(
+            codes(validate_submission(&callback, &site())),
+            pair("callback.window", "too_long")
+        );
+    }
+
+    #[test]
+    fn attachments_accept_the_limit_and_reject_past_it_and_duplicates() {
+        let mut at_limit = submission();
+        at_limit.attachments = (0..MAX_ATTACHMENTS)
+            .map(|index| format!("att_{index}"))
+            .collect();
+        assert_eq!(validate_submission(&at_limit, &site()), Ok(()));
+
+        let mut too_many = at_limit.clone();
+        too_many.attachments.push("att_extra".to_owned());
+        assert_eq!(
+            codes(validate_submission(&too_many, &site())),
+            pair("attachments", "too_many")
+        );
+
+        let mut duplicate = submission();
+        duplicate.attachments = vec!["att_a".to_owned(), "att_a".to_owned()];
+        assert_eq!(
+            codes(validate_submission(&duplicate, &site())),
+            pair("attachments.1", "invalid")
+        );
+
+        let mut malformed = submission();
+        malformed.attachments = vec!["../etc/passwd".to_owned()];
+        assert_eq!(
+            codes(validate_submission(&malformed, &site())),
+            pair("attachments.0", "invalid")
+        );
+    }
+
+    #[test]
+    fn identity_fields_are_checked() {
+        let mut identified = submission();
+        identified.identity = Some(Identity {
+            email: Some("ana@example.com".to_owned()),
+            customer_id: Some("c".repeat(IDENTITY_FIELD_MAX_CHARS)),
+            ..Identity::default()
+        });
+        assert_eq!(validate_submission(&identified, &site()), Ok(()));
+        identified.identity = Some(Identity {
+            email: Some("not an email".to_owned()),
+            name: Some("n".repeat(IDENTITY_FIELD_MAX_CHARS + 1)),
+            ..Identity::default()
+        });
+        assert_eq!(
+            codes(validate_submission(&identified, &site())),
+            vec![
+                ("identity.name".to_owned(), "too_long".to_owned()),
+                ("identity.email".to_owned(), "invalid".to_owned())
+            ]
+        );
     }
 
     #[test]

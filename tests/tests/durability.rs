@@ -213,6 +213,7 @@ fn complaint(description: &str) -> ComplaintSubmission {
         user_agent: None,
         answers: Default::default(),
         contact: None,
+        ..ComplaintSubmission::default()
     }
 }
 

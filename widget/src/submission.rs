@@ -49,6 +49,7 @@ pub fn build_submission(
             .filter(|agent| !agent.is_empty()),
         answers: BTreeMap::new(),
         contact: None,
+        ..ComplaintSubmission::default()
     }
 }
 
