@@ -8,6 +8,7 @@
 //! behind the collector, so every field added after v1 must be optional
 //! (`#[serde(default)]`) and unknown fields are ignored.
 
+pub mod attachment;
 pub mod complaint;
 pub mod error;
 pub mod limits;
@@ -16,6 +17,7 @@ pub mod reference;
 pub mod site;
 pub mod validate;
 
+pub use attachment::AttachmentReceipt;
 pub use complaint::{
     CallbackRequest, ComplaintSubmission, Contact, Identity, Mood, Outcome, Severity,
     SubmissionKind,
