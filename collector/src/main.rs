@@ -188,6 +188,10 @@ async fn add_site(
     let site = site?;
     let collector = heard_collector::public_url(settings, settings.listen);
     println!("Created site {:?} ({}).", site.key, site.name);
+    println!(
+        "Identity secret (keep it on your server; it signs Heard('identify', …) calls): {}",
+        heard_collector::domain::identity::hex(&site.identity_secret.0)
+    );
     println!("Paste this into every page of the shop, before </body>:");
     println!(
         "  <script src=\"{collector}/widget.js\" data-site=\"{}\" async></script>",

@@ -21,6 +21,11 @@ pub fn demo_site(allowed_origins: Vec<String>) -> NewSite {
             label: "Email us".to_owned(),
             target: Some("care@shop.example".to_owned()),
         },
+        Channel {
+            kind: ChannelKind::Callback,
+            label: "Request a callback".to_owned(),
+            target: None,
+        },
     ];
     NewSite {
         merchant: "Demo merchant".to_owned(),

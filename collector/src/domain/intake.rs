@@ -1,11 +1,18 @@
 //! Accepting a complaint: validate, store durably, answer with a receipt.
 
 use heard_shared::validate::validate_idempotency_key;
-use heard_shared::{ComplaintSubmission, FieldError, Receipt, ReceiptSummary, validate_submission};
+use heard_shared::{
+    ComplaintSubmission, FieldError, Identity, Receipt, ReceiptSummary, SubmissionKind,
+    validate_submission,
+};
 
+use super::identity;
 use super::token::{ReceiptToken, idempotency_key_hash, request_hash};
 use crate::clock;
 use crate::store::{ComplaintRecord, IdempotencyRecord, NewComplaint, Site, Store, StoreError};
+
+/// How a callback request without a category is labelled.
+const CALLBACK_LABEL: &str = "Callback request";
 
 /// Why a submission was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +31,11 @@ impl From<StoreError> for IntakeError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::IdempotencyConflict => IntakeError::IdempotencyConflict,
+            StoreError::UnknownAttachment(index) => IntakeError::Invalid(vec![FieldError::new(
+                format!("attachments.{index}"),
+                "unknown",
+                "This photo was not found or is already part of another complaint; add it again.",
+            )]),
             other => IntakeError::Store(other),
         }
     }
@@ -116,6 +128,12 @@ fn normalize(mut submission: ComplaintSubmission) -> ComplaintSubmission {
     submission
         .answers
         .retain(|_, value| !value.trim().is_empty());
+    if let Some(callback) = &mut submission.callback {
+        callback.window = callback.window.trim().to_owned();
+    }
+    if submission.kind != SubmissionKind::Callback {
+        submission.callback = None;
+    }
     submission.contact = submission
         .contact
         .filter(|contact| contact.consent && !contact.is_empty());
@@ -135,12 +153,27 @@ fn new_complaint(
 ) -> NewComplaint {
     let category = site.config.category(&submission.category);
     let contact = submission.contact.unwrap_or_default();
+    let identity_verified = submission
+        .identity
+        .as_ref()
+        .is_some_and(|identity| identity::is_verified(&site.identity_secret.0, identity));
+    // The signature has done its job; what is kept is who, and whether vouched for.
+    let identity = submission.identity.map(|identity| {
+        let unsigned = Identity {
+            signature: None,
+            ..identity
+        };
+        serde_json::to_string(&unsigned).unwrap_or_default()
+    });
+    let category_label = match category {
+        Some(category) => category.label.clone(),
+        None if submission.kind == SubmissionKind::Callback => CALLBACK_LABEL.to_owned(),
+        None => submission.category.clone(),
+    };
     NewComplaint {
         site_id: site.id,
         token_hash: token.hash(),
-        category_label: category
-            .map(|category| category.label.clone())
-            .unwrap_or_else(|| submission.category.clone()),
+        category_label,
         value_orientation: category
             .and_then(|category| category.value)
             .map(|value| value.as_str().to_owned()),
@@ -160,6 +193,11 @@ fn new_complaint(
         contact_phone: contact.phone,
         created_at: clock::now_millis(),
         idempotency,
+        kind: submission.kind,
+        callback_window: submission.callback.map(|callback| callback.window),
+        identity,
+        identity_verified,
+        attachments: submission.attachments,
     }
 }
 

@@ -1,5 +1,8 @@
 //! What the collector does, independent of HTTP and of SQLite.
 
+pub mod attachments;
 pub mod demo;
+pub mod identity;
 pub mod intake;
+pub mod photos;
 pub mod token;

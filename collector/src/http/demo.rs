@@ -17,18 +17,36 @@ struct DemoShop {
     collector_url: Arc<str>,
 }
 
-/// `/` renders `www/demo/index.html` with the collector's address filled in;
-/// everything else comes from `www/demo/`.
+/// `/` renders `www/demo/index.html` with the collector's address filled in,
+/// and so does every other `*.html` page there (the browser tests' hostile,
+/// strict-CSP and inline pages); everything else comes from `www/demo/` as is.
 pub fn router(www_dir: PathBuf, collector_url: &str) -> Router {
     let demo_dir = www_dir.join("demo");
-    let shop = DemoShop {
-        page: demo_dir.join("index.html"),
-        collector_url: Arc::from(collector_url.trim_end_matches('/')),
+    let collector_url: Arc<str> = Arc::from(collector_url.trim_end_matches('/'));
+    let shop = |page: PathBuf| DemoShop {
+        page,
+        collector_url: Arc::clone(&collector_url),
     };
-    Router::new()
-        .route("/", get(index))
-        .fallback_service(ServeDir::new(demo_dir))
-        .with_state(shop)
+    let mut router = Router::new().route(
+        "/",
+        get(index).with_state(shop(demo_dir.join("index.html"))),
+    );
+    for name in html_pages(&demo_dir) {
+        let page = shop(demo_dir.join(&name));
+        router = router.route(&format!("/{name}"), get(index).with_state(page));
+    }
+    router.fallback_service(ServeDir::new(demo_dir))
+}
+
+/// The file names of the `*.html` pages in `dir`, read once at start-up.
+fn html_pages(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".html"))
+        .collect()
 }
 
 async fn index(State(shop): State<DemoShop>) -> Response {

@@ -5,7 +5,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use heard_shared::{ErrorBody, FieldError};
 
+use heard_shared::limits::MAX_ATTACHMENT_PIXELS;
+
 use crate::domain::intake::IntakeError;
+use crate::domain::photos::PhotoError;
 use crate::store::StoreError;
 
 /// Everything a request can fail with. 4xx carry a message the client can act
@@ -18,6 +21,9 @@ pub enum AppError {
     PayloadTooLarge { limit: usize },
     UnsupportedMediaType,
     MalformedJson(String),
+    MalformedBody(String),
+    NotAPhoto,
+    Photo(PhotoError),
     UnprocessableJson(String),
     Invalid(Vec<FieldError>),
     BadHeader(FieldError),
@@ -58,6 +64,29 @@ impl AppError {
                 StatusCode::BAD_REQUEST,
                 "malformed_json",
                 format!("The request body is not valid JSON: {detail}"),
+            ),
+            AppError::MalformedBody(detail) => (
+                StatusCode::BAD_REQUEST,
+                "malformed_body",
+                format!("The request body could not be read: {detail}"),
+            ),
+            AppError::NotAPhoto | AppError::Photo(PhotoError::NotAPhoto) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "not_a_photo",
+                "This file is not a photo we can take. Send a JPEG, PNG or WebP image.".to_owned(),
+            ),
+            AppError::Photo(PhotoError::TooManyPixels { width, height }) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "too_many_pixels",
+                format!(
+                    "The photo is {width}×{height} pixels; the limit is {MAX_ATTACHMENT_PIXELS} pixels. \
+                     Send a smaller photo."
+                ),
+            ),
+            AppError::Photo(PhotoError::Undecodable(_)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unreadable_photo",
+                "The photo could not be read; it may be damaged. Try another photo.".to_owned(),
             ),
             AppError::UnprocessableJson(detail) => (
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -2,6 +2,7 @@
 //! imports axum.
 
 pub mod assets;
+pub mod attachments;
 pub mod complaints;
 pub mod demo;
 pub mod error;
@@ -19,7 +20,7 @@ use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
 use axum::routing::get;
 use axum::{Router, middleware};
-use heard_shared::limits::MAX_SUBMISSION_BYTES;
+use heard_shared::limits::{MAX_ATTACHMENT_BYTES, MAX_SUBMISSION_BYTES};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -66,6 +67,12 @@ pub fn router(state: AppState) -> Router {
                 .options(site_access::preflight)
                 .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(MAX_SUBMISSION_BYTES))
                 .layer::<_, std::convert::Infallible>(Extension(BodyLimit(MAX_SUBMISSION_BYTES))),
+        )
+        .route(
+            "/api/v1/sites/{site_key}/attachments",
+            axum::routing::post(attachments::upload)
+                .options(site_access::preflight)
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES)),
         )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -10,6 +10,8 @@ use axum::response::Response;
 use super::AppState;
 use super::error::AppError;
 use super::html::{document, escape, private_page};
+use heard_shared::SubmissionKind;
+
 use crate::clock;
 use crate::domain::token::ReceiptToken;
 use crate::store::ComplaintRecord;
@@ -35,7 +37,7 @@ fn render(complaint: &ComplaintRecord) -> String {
     let _ = write!(
         body,
         "<main class=\"receipt\">\n<p class=\"site\">{site}</p>\n\
-         <h1>We have your complaint</h1>\n\
+         <h1>{heading}</h1>\n\
          <p class=\"lead\">Thank you for telling us. A person reads every complaint. \
          Keep this page: its address is private to you, and it shows where your complaint stands.</p>\n\
          <dl class=\"facts\">\n\
@@ -46,6 +48,11 @@ fn render(complaint: &ComplaintRecord) -> String {
          <div><dt>About</dt><dd>{category}</dd></div>\n\
          <div><dt>What happened</dt><dd class=\"text\" data-heard=\"description\">{description}</dd></div>\n",
         site = escape(&complaint.site_name),
+        heading = match complaint.kind {
+            SubmissionKind::Complaint => "We have your complaint",
+            SubmissionKind::Suggestion => "We have your suggestion",
+            SubmissionKind::Callback => "We will call you back",
+        },
         iso = clock::rfc3339(complaint.created_at),
         human = clock::human(complaint.created_at),
         status = complaint.status.label(),
@@ -69,6 +76,20 @@ fn render(complaint: &ComplaintRecord) -> String {
             body,
             "<div><dt>In your words</dt><dd class=\"text\">{}</dd></div>",
             escape(remedy)
+        );
+    }
+    if let Some(window) = &complaint.callback_window {
+        let _ = writeln!(
+            body,
+            "<div><dt>When to call</dt><dd>{}</dd></div>",
+            escape(window)
+        );
+    }
+    if complaint.photos > 0 {
+        let _ = writeln!(
+            body,
+            "<div><dt>Photos</dt><dd data-heard=\"photos\">{} attached</dd></div>",
+            complaint.photos
         );
     }
     if let Some(severity) = complaint.severity {

@@ -405,3 +405,240 @@ fn count_complaints(harness: &Harness) -> i64 {
         .query_row("SELECT count(*) FROM complaints", [], |row| row.get(0))
         .unwrap()
 }
+
+// --- photos ---------------------------------------------------------------
+
+impl Harness {
+    async fn upload(&self, content_type: &str, body: Vec<u8>) -> Response {
+        let request = Request::post("/api/v1/sites/demo/attachments")
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::ORIGIN, SHOP)
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
+    async fn uploaded_id(&self) -> String {
+        let response = self
+            .upload("image/jpeg", crate::domain::photos::tests::jpeg(40, 30))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        json_body::<heard_shared::AttachmentReceipt>(response)
+            .await
+            .id
+    }
+
+    fn query_one(&self, sql: &str, reference: &str) -> i64 {
+        let path = self.temp.directory.path().join("heard.sqlite3");
+        let connection = rusqlite::Connection::open(path).unwrap();
+        connection
+            .query_row(sql, [reference], |row| row.get(0))
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_photo_is_stored_re_encoded_and_claimed_by_its_complaint() {
+    let harness = harness().await;
+    let response = harness
+        .upload("image/jpeg", crate::domain::photos::tests::jpeg(40, 30))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(
+        response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        SHOP
+    );
+    let photo: heard_shared::AttachmentReceipt = json_body(response).await;
+    assert!(photo.id.starts_with("att_") && photo.id.len() >= 26);
+    assert_eq!(
+        (photo.width, photo.height, photo.content_type.as_str()),
+        (40, 30, "image/jpeg")
+    );
+
+    let mut with_photo = complaint();
+    with_photo["attachments"] = json!([photo.id]);
+    let receipt: Receipt = json_body(harness.post_complaint(&with_photo, None).await).await;
+    let claimed = harness.query_one(
+        "SELECT count(*) FROM attachments a JOIN complaints c ON c.id = a.complaint_id
+         WHERE c.reference = ?1",
+        &receipt.reference,
+    );
+    assert_eq!(claimed, 1);
+
+    // The receipt page says a photo came with it.
+    let path = receipt.status_url.strip_prefix(PUBLIC_URL).unwrap();
+    let html = body_bytes(
+        harness
+            .send(Request::get(path).body(Body::empty()).unwrap())
+            .await,
+    )
+    .await;
+    assert!(String::from_utf8(html).unwrap().contains("1 attached"));
+}
+
+#[tokio::test]
+async fn a_photo_cannot_be_claimed_twice_or_invented() {
+    let harness = harness().await;
+    let id = harness.uploaded_id().await;
+    let mut first = complaint();
+    first["attachments"] = json!([id]);
+    assert_eq!(
+        harness.post_complaint(&first, None).await.status(),
+        StatusCode::CREATED
+    );
+
+    let mut second = complaint();
+    second["description"] = json!("Another complaint reusing the photo");
+    second["attachments"] = json!([id]);
+    let error = error_body(
+        harness.post_complaint(&second, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error.fields[0].field, "attachments.0");
+    assert_eq!(
+        count_complaints(&harness),
+        1,
+        "the refused complaint left nothing behind"
+    );
+
+    let mut invented = complaint();
+    invented["attachments"] = json!(["att_AAAAAAAAAAAAAAAAAAAAAA"]);
+    let error = error_body(
+        harness.post_complaint(&invented, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error.fields[0].code, "unknown");
+}
+
+#[tokio::test]
+async fn a_photo_uploaded_to_one_site_cannot_be_claimed_by_another() {
+    let harness = harness().await;
+    let id = harness.uploaded_id().await;
+    harness
+        .temp
+        .store
+        .add_site(crate::store::NewSite {
+            merchant: "Other merchant".to_owned(),
+            key: "other".to_owned(),
+            name: "Other shop".to_owned(),
+            allowed_origins: vec![],
+            config: SiteConfig::with_defaults("other", "Other shop"),
+        })
+        .await
+        .unwrap();
+    let mut stolen = complaint();
+    stolen["attachments"] = json!([id]);
+    let request = Request::post("/api/v1/sites/other/complaints")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(stolen.to_string()))
+        .unwrap();
+    let error = error_body(
+        harness.send(request).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error.fields[0].field, "attachments.0");
+}
+
+#[tokio::test]
+async fn uploads_that_are_not_photos_are_refused_with_clear_errors() {
+    let harness = harness().await;
+    let svg = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>".to_vec();
+    let error = error_body(
+        harness.upload("image/svg+xml", svg.clone()).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+    assert_eq!(error.error, "not_a_photo");
+    // Lying about the type does not help: the content decides.
+    let error = error_body(
+        harness.upload("image/jpeg", svg).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+    assert_eq!(error.error, "not_a_photo");
+
+    let broken = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 0, 0, 0];
+    let error = error_body(
+        harness.upload("image/jpeg", broken).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error.error, "unreadable_photo");
+
+    let huge = vec![0xFF; heard_shared::limits::MAX_ATTACHMENT_BYTES + 1];
+    let error = error_body(
+        harness.upload("image/jpeg", huge).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+    assert_eq!(error.error, "payload_too_large");
+    assert_eq!(
+        harness.query_one("SELECT count(*) FROM attachments WHERE ?1 = ?1", ""),
+        0
+    );
+}
+
+// --- callbacks and identities -----------------------------------------------
+
+#[tokio::test]
+async fn a_callback_request_gets_a_receipt_and_keeps_its_window() {
+    let harness = harness().await;
+    let callback = json!({
+        "kind": "callback",
+        "category": "",
+        "description": "",
+        "language": "en",
+        "contact": { "phone": "+44 20 7946 0000", "consent": true },
+        "callback": { "window": "weekdays 17:00-19:00" }
+    });
+    let response = harness.post_complaint(&callback, None).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let receipt: Receipt = json_body(response).await;
+    assert_eq!(receipt.summary.category_label, "Callback request");
+    let path = receipt.status_url.strip_prefix(PUBLIC_URL).unwrap();
+    let html = String::from_utf8(
+        body_bytes(
+            harness
+                .send(Request::get(path).body(Body::empty()).unwrap())
+                .await,
+        )
+        .await,
+    )
+    .unwrap();
+    assert!(html.contains("We will call you back"));
+    assert!(html.contains("weekdays 17:00-19:00"));
+}
+
+#[tokio::test]
+async fn only_identities_signed_with_the_site_secret_are_marked_verified() {
+    let harness = harness().await;
+    let site = harness
+        .temp
+        .store
+        .site_by_key("demo")
+        .await
+        .unwrap()
+        .unwrap();
+    let genuine = crate::domain::identity::sign(&site.identity_secret.0, "cust-42");
+    let forged = crate::domain::identity::sign(b"a guess", "cust-42");
+    for (signature, verified) in [(genuine, 1), (forged, 0)] {
+        let mut identified = complaint();
+        identified["description"] = json!(format!("identity check {signature}"));
+        identified["identity"] =
+            json!({ "customer_id": "cust-42", "email": "ana@example.com", "signature": signature });
+        let receipt: Receipt = json_body(harness.post_complaint(&identified, None).await).await;
+        let stored = harness.query_one(
+            "SELECT identity_verified FROM complaints WHERE reference = ?1",
+            &receipt.reference,
+        );
+        assert_eq!(stored, verified);
+        let kept_signature = harness.query_one(
+            "SELECT instr(identity, 'signature') FROM complaints WHERE reference = ?1",
+            &receipt.reference,
+        );
+        assert_eq!(kept_signature, 0, "the signature itself is not stored");
+    }
+}

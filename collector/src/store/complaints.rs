@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use heard_shared::{Mood, Outcome, Severity, Status};
+use heard_shared::{Mood, Outcome, Severity, Status, SubmissionKind};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
 use super::StoreError;
@@ -33,6 +33,13 @@ pub struct NewComplaint {
     pub contact_phone: Option<String>,
     pub created_at: i64,
     pub idempotency: Option<IdempotencyRecord>,
+    pub kind: SubmissionKind,
+    pub callback_window: Option<String>,
+    /// The identity as JSON, without its signature.
+    pub identity: Option<String>,
+    pub identity_verified: bool,
+    /// Uploaded photos this complaint claims, by id.
+    pub attachments: Vec<String>,
 }
 
 /// What makes a retried submission find its first answer again.
@@ -72,6 +79,10 @@ pub struct ComplaintRecord {
     pub page_url: Option<String>,
     pub anonymous: bool,
     pub created_at: i64,
+    pub kind: SubmissionKind,
+    pub callback_window: Option<String>,
+    /// How many photos are attached.
+    pub photos: u32,
 }
 
 /// References are random; a collision is rare, so a few attempts suffice.
@@ -100,6 +111,7 @@ pub(super) fn record(
         }
     };
 
+    claim_attachments(connection, complaint, id)?;
     if let Some(idempotency) = &complaint.idempotency {
         connection
             .prepare_cached(
@@ -122,6 +134,26 @@ pub(super) fn record(
         complaint: stored,
         replay_of: None,
     })
+}
+
+/// Links the complaint's photos to it. A photo belongs to one complaint of
+/// the site it was uploaded to; any other id is refused, and the savepoint
+/// undoes the whole complaint.
+fn claim_attachments(
+    connection: &Connection,
+    complaint: &NewComplaint,
+    id: i64,
+) -> Result<(), StoreError> {
+    let mut claim = connection.prepare_cached(
+        "UPDATE attachments SET complaint_id = ?1
+         WHERE id = ?2 AND site_id = ?3 AND complaint_id IS NULL",
+    )?;
+    for (index, attachment) in complaint.attachments.iter().enumerate() {
+        if claim.execute(params![id, attachment, complaint.site_id])? != 1 {
+            return Err(StoreError::UnknownAttachment(index));
+        }
+    }
+    Ok(())
 }
 
 fn replay(
@@ -169,9 +201,9 @@ fn insert(
                 site_id, reference, token_hash, status, category, category_label,
                 value_orientation, urgent, description, remedy, outcomes, severity, mood,
                 language, page_url, user_agent, answers, contact_name, contact_email,
-                contact_phone, created_at)
+                contact_phone, created_at, kind, callback_window, identity, identity_verified)
              VALUES (?1, ?2, ?3, 'received', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
-                     ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                     ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
         )?
         .execute(params![
             complaint.site_id,
@@ -194,6 +226,10 @@ fn insert(
             complaint.contact_email,
             complaint.contact_phone,
             complaint.created_at,
+            complaint.kind.as_str(),
+            complaint.callback_window,
+            complaint.identity,
+            complaint.identity_verified,
         ])?;
     Ok(connection.last_insert_rowid())
 }
@@ -211,7 +247,8 @@ const SELECT: &str = "SELECT c.id, c.site_id, s.name, c.reference, c.status, c.c
         c.category_label, c.description, c.remedy, c.outcomes, c.severity, c.mood,
         c.language, c.page_url,
         (c.contact_name IS NULL AND c.contact_email IS NULL AND c.contact_phone IS NULL),
-        c.created_at
+        c.created_at, c.kind, c.callback_window,
+        (SELECT count(*) FROM attachments a WHERE a.complaint_id = c.id)
     FROM complaints c JOIN sites s ON s.id = c.site_id";
 
 fn by_id(connection: &Connection, id: i64) -> Result<Option<ComplaintRecord>, StoreError> {
@@ -257,6 +294,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<ComplaintRecord, StoreErro
     let outcomes: String = row.get(9)?;
     let severity: Option<String> = row.get(10)?;
     let mood: Option<String> = row.get(11)?;
+    let kind: String = row.get(16)?;
     let record = (|| {
         Ok(ComplaintRecord {
             id: row.get(0)?,
@@ -276,6 +314,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<ComplaintRecord, StoreErro
             page_url: row.get(13)?,
             anonymous: row.get(14)?,
             created_at: row.get(15)?,
+            kind: parse_enum(&kind)?,
+            callback_window: row.get(17)?,
+            photos: row.get(18)?,
         })
     })();
     Ok(record)
@@ -316,6 +357,11 @@ mod tests {
             contact_phone: None,
             created_at: 1_700_000_000_000,
             idempotency: None,
+            kind: SubmissionKind::Complaint,
+            callback_window: None,
+            identity: None,
+            identity_verified: false,
+            attachments: Vec::new(),
         }
     }
 

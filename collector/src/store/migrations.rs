@@ -7,7 +7,10 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Every migration in order; migration `n` (1-based) brings the schema to version `n`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_attachments_kinds_identity.sql"),
+];
 
 /// Applies the migrations this database has not seen yet, each in its own transaction.
 pub(super) fn apply(connection: &mut Connection) -> Result<(), StoreError> {
@@ -32,4 +35,52 @@ pub(super) fn apply(connection: &mut Connection) -> Result<(), StoreError> {
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
     MIGRATIONS.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_upgrades_and_keeps_its_sites() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("old.sqlite3");
+        let mut connection = Connection::open(&path).unwrap();
+        connection.execute_batch(MIGRATIONS[0]).unwrap();
+        connection.pragma_update(None, "user_version", 1).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO merchants (id, name, created_at) VALUES (1, 'm', 0);
+                 INSERT INTO sites (merchant_id, site_key, name, allowed_origins, config, created_at, updated_at)
+                 VALUES (1, 'old', 'Old shop', '[]', '{}', 0, 0);",
+            )
+            .unwrap();
+
+        apply(&mut connection).unwrap();
+        let version: i64 = connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version as usize, latest_version());
+        let secret: Vec<u8> = connection
+            .query_row(
+                "SELECT identity_secret FROM sites WHERE site_key = 'old'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(secret.len(), 32, "existing sites get a secret of their own");
+        // Applying again is a no-op.
+        apply(&mut connection).unwrap();
+    }
+
+    #[test]
+    fn a_database_from_a_newer_build_is_refused() {
+        let directory = tempfile::tempdir().unwrap();
+        let mut connection = Connection::open(directory.path().join("new.sqlite3")).unwrap();
+        connection.pragma_update(None, "user_version", 99).unwrap();
+        assert!(matches!(
+            apply(&mut connection),
+            Err(StoreError::SchemaTooNew { found: 99, .. })
+        ));
+    }
 }

@@ -5,6 +5,7 @@
 //! not collapse to one fsync per request. Reads use a small pool of read-only
 //! connections, which WAL mode lets run beside the writer.
 
+mod attachments;
 mod complaints;
 mod connection;
 mod migrations;
@@ -16,9 +17,10 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
+pub use attachments::NewAttachment;
 pub use complaints::{ComplaintRecord, IdempotencyRecord, NewComplaint, Recorded};
 pub use migrations::latest_version;
-pub use sites::{NewSite, Site};
+pub use sites::{NewSite, Secret, Site};
 use writer::Writer;
 
 /// Why a storage operation failed.
@@ -36,6 +38,8 @@ pub enum StoreError {
     Closed,
     #[error("the same Idempotency-Key was used with a different request")]
     IdempotencyConflict,
+    #[error("attachment number {0} is unknown or already used")]
+    UnknownAttachment(usize),
     #[error("a site with the key {0:?} already exists")]
     DuplicateSite(String),
     #[error("a background task failed: {0}")]
@@ -149,6 +153,14 @@ impl Store {
         self.inner
             .writer
             .run(move |connection| complaints::record(connection, &complaint))
+            .await
+    }
+
+    /// Stores an uploaded photo, not yet claimed by a complaint.
+    pub async fn add_attachment(&self, attachment: NewAttachment) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .run(move |connection| attachments::insert(connection, &attachment))
             .await
     }
 

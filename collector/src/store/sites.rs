@@ -4,7 +4,7 @@ use heard_shared::SiteConfig;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::StoreError;
-use crate::clock;
+use crate::{clock, random};
 
 /// A merchant's website, as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +16,18 @@ pub struct Site {
     /// Origins allowed to embed the widget and post complaints.
     pub allowed_origins: Vec<String>,
     pub config: SiteConfig,
+    /// Keys the HMAC with which the merchant's server vouches for identities.
+    pub identity_secret: Secret,
+}
+
+/// Secret bytes that never appear in logs or debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Secret(<redacted>)")
+    }
 }
 
 /// A site to create.
@@ -29,7 +41,7 @@ pub struct NewSite {
     pub config: SiteConfig,
 }
 
-const COLUMNS: &str = "id, merchant_id, site_key, name, allowed_origins, config";
+const COLUMNS: &str = "id, merchant_id, site_key, name, allowed_origins, config, identity_secret";
 
 pub(super) fn by_key(connection: &Connection, site_key: &str) -> Result<Option<Site>, StoreError> {
     connection
@@ -53,15 +65,17 @@ pub(super) fn insert(connection: &Connection, site: &NewSite) -> Result<Site, St
     let now = clock::now_millis();
     let merchant_id = merchant_id(connection, &site.merchant, now)?;
     connection.execute(
-        "INSERT INTO sites (merchant_id, site_key, name, allowed_origins, config, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        "INSERT INTO sites (merchant_id, site_key, name, allowed_origins, config, created_at, updated_at,
+                            identity_secret)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
         params![
             merchant_id,
             site.key,
             site.name,
             to_json(&site.allowed_origins)?,
             to_json(&site.config)?,
-            now
+            now,
+            new_secret(),
         ],
     )?;
     by_key(connection, &site.key)?.ok_or_else(|| StoreError::Corrupt("site vanished".to_owned()))
@@ -82,6 +96,12 @@ pub(super) fn upsert(connection: &Connection, site: &NewSite) -> Result<Site, St
     by_key(connection, &site.key)?.ok_or_else(|| StoreError::Corrupt("site vanished".to_owned()))
 }
 
+fn new_secret() -> Vec<u8> {
+    let mut secret = vec![0u8; 32];
+    random::fill(&mut secret);
+    secret
+}
+
 fn merchant_id(connection: &Connection, name: &str, now: i64) -> Result<i64, StoreError> {
     connection.execute(
         "INSERT INTO merchants (name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
@@ -99,6 +119,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Site, StoreError>> {
     let name: String = row.get(3)?;
     let origins: String = row.get(4)?;
     let config: String = row.get(5)?;
+    let identity_secret: Option<Vec<u8>> = row.get(6)?;
     let id = row.get(0)?;
     let merchant_id = row.get(1)?;
     Ok((|| {
@@ -113,6 +134,10 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Site, StoreError>> {
             name,
             allowed_origins: from_json(&origins)?,
             config,
+            identity_secret: Secret(
+                identity_secret
+                    .ok_or_else(|| StoreError::Corrupt("site without a secret".to_owned()))?,
+            ),
         })
     })())
 }

@@ -1,0 +1,56 @@
+//! Accepting a photo upload: check, re-encode, store, answer with its id.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use heard_shared::AttachmentReceipt;
+
+use super::photos::{self, PhotoError};
+use crate::store::{NewAttachment, Site, Store, StoreError};
+use crate::{clock, random};
+
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error(transparent)]
+    Photo(#[from] PhotoError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks and stores one photo for `site`. Decoding is CPU work, so it runs
+/// on the blocking pool, away from the request threads.
+pub async fn upload(
+    store: &Store,
+    site: &Site,
+    bytes: Vec<u8>,
+) -> Result<AttachmentReceipt, UploadError> {
+    let photo = tokio::task::spawn_blocking(move || photos::reencode(&bytes))
+        .await
+        .map_err(|error| StoreError::Task(error.to_string()))??;
+    let id = new_id();
+    let receipt = AttachmentReceipt {
+        id: id.clone(),
+        content_type: photo.content_type.to_owned(),
+        width: photo.width,
+        height: photo.height,
+        bytes: photo.data.len() as u64,
+    };
+    store
+        .add_attachment(NewAttachment {
+            id,
+            site_id: site.id,
+            content_type: photo.content_type.to_owned(),
+            width: photo.width,
+            height: photo.height,
+            data: photo.data,
+            created_at: clock::now_millis(),
+        })
+        .await?;
+    Ok(receipt)
+}
+
+/// `att_` and 128 random bits: knowing an id is what lets a complaint claim it.
+fn new_id() -> String {
+    let mut bytes = [0u8; 16];
+    random::fill(&mut bytes);
+    format!("att_{}", URL_SAFE_NO_PAD.encode(bytes))
+}
