@@ -36,6 +36,13 @@ fn the_readme_states_the_enforced_limits() {
             "`Idempotency-Key` header",
             &[IDEMPOTENCY_KEY_MIN_CHARS, IDEMPOTENCY_KEY_MAX_CHARS],
         ),
+        ("`attachments`", &[MAX_ATTACHMENTS]),
+        (
+            "photo upload",
+            &[MAX_ATTACHMENT_BYTES, MAX_ATTACHMENT_PIXELS as usize],
+        ),
+        ("`callback.window`", &[CALLBACK_WINDOW_MAX_CHARS]),
+        ("`identity` fields", &[IDENTITY_FIELD_MAX_CHARS]),
     ];
     for (what, numbers) in expectations {
         let row = readme_row(what);
