@@ -51,7 +51,9 @@ pub async fn serve(
         settings.www_dir.clone(),
         settings.widget_dir.clone(),
     );
+    let janitor = tokio::spawn(domain::attachments::sweep_unclaimed(store.clone()));
     let result = serve_router(http::router(state), listener, shutdown).await;
+    janitor.abort();
     store.shutdown().await;
     tracing::info!("collector stopped; every acknowledged complaint is on disk");
     result.map_err(ServeError::from)

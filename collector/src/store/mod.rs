@@ -164,6 +164,16 @@ impl Store {
             .await
     }
 
+    /// Removes uploads that no complaint claimed before `cutoff` (ms since
+    /// the epoch): a shopper who gave up, or someone using the endpoint as
+    /// free storage.
+    pub async fn delete_unclaimed_attachments(&self, cutoff: i64) -> Result<usize, StoreError> {
+        self.inner
+            .writer
+            .run(move |connection| attachments::delete_unclaimed(connection, cutoff))
+            .await
+    }
+
     pub async fn complaint_by_token_hash(
         &self,
         token_hash: [u8; 32],
