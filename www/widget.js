@@ -1,98 +1,87 @@
-/*
- * Heard loader. A merchant embeds it with one tag:
- *   <script src="https://COLLECTOR/widget.js" data-site="SITE_KEY" async></script>
- * It draws the launcher button inside a shadow root and loads nothing else
- * until the shopper reaches for it. No cookies, no storage.
- */
+// Heard loader (see the README): fetches nothing until used, stores nothing.
 (() => {
-  'use strict';
-  const script = document.currentScript;
-  const site = script && script.dataset.site;
-  if (!site || document.querySelector('[data-heard-host]')) return;
-  const base = new URL('.', script.src).href.replace(/\/$/, '');
-  const widget = base + '/widget/';
-
-  // Constructable stylesheets need no 'unsafe-inline' under a strict CSP.
-  const sheet = (css) => {
-    const made = new CSSStyleSheet();
-    made.replaceSync(css);
-    return made;
-  };
-  // Scoped by class: the widget's own buttons share this shadow root.
+  const W = window, D = document, s = D.currentScript, d = s?.dataset || {};
+  const queued = W.Heard?.q || [], inline = d.inline;
+  if (!d.site || W.Heard?.loaded) return;
+  const base = new URL('.', s.src).href.slice(0, -1), dir = base + '/widget/';
+  // Constructed sheets and style properties pass a strict CSP.
+  const sheet = (css, made = new CSSStyleSheet()) => (made.replaceSync(css), made);
+  // !important on :host beats the page's !important rules on div or *.
   const own = sheet(
-    ':host{all:initial}' +
-    '.heard-launcher{position:fixed;right:16px;bottom:16px;z-index:2147483000;min-height:44px;' +
-    'padding:10px 18px;border:0;border-radius:22px;background:#1f5fbf;color:#fff;' +
-    'font:600 15px/1.2 system-ui,sans-serif;box-shadow:0 2px 10px rgba(0,0,0,.3);cursor:pointer}' +
+    ':host{all:initial!important}:host([data-inline]){display:block!important}' +
+    '.heard-launcher,.heard-load-error{position:fixed;right:16px;bottom:16px;z-index:2147483000;' +
+    'margin:0;font:600 15px system-ui,sans-serif}' +
+    '.heard-launcher{min-height:44px;padding:10px 18px;border:0;border-radius:22px;' +
+    'background:#1f5fbf;color:#fff;box-shadow:0 2px 10px #0006;cursor:pointer}' +
     '.heard-launcher:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}' +
-    '.heard-launcher[aria-busy]{cursor:progress}' +
-    '.heard-launcher[aria-busy]::before{content:"";display:inline-block;width:.8em;height:.8em;' +
-    'margin-right:.5em;border:2px solid;border-right-color:transparent;border-radius:50%;' +
-    'vertical-align:-.1em;animation:heard-spin 1s linear infinite}' +
-    '@keyframes heard-spin{to{transform:rotate(1turn)}}' +
-    '@media (prefers-reduced-motion:reduce){.heard-launcher::before{animation:none!important}}' +
-    '.heard-load-error{position:fixed;right:16px;bottom:72px;z-index:2147483000;max-width:280px;' +
-    'margin:0;padding:10px 12px;border:2px solid #b3261e;border-radius:8px;background:#fff;' +
-    'color:#8c1d18;font:14px/1.4 system-ui,sans-serif}.heard-load-error:empty{display:none}' +
-    '@media print{.heard-launcher{display:none}}'
+    ':host([data-position=left]) :is(.heard-launcher,.heard-load-error){left:16px;right:auto}' +
+    '.heard-load-error{bottom:72px;padding:8px;background:#fff;color:#8c1d18}' +
+    '.heard-load-error:empty{display:none}'
   );
-
-  const host = document.createElement('div');
-  host.setAttribute('data-heard-host', '');
+  const make = (tag, props) => Object.assign(D.createElement(tag), props);
+  const host = make('div');
+  Object.assign(host.dataset, { heardHost: '', position: d.position || 'right' }, inline && { inline });
   const root = host.attachShadow({ mode: 'open' });
-  root.adoptedStyleSheets = [own];
-  const container = document.createElement('div');
-  const problem = document.createElement('p');
-  problem.className = 'heard-load-error';
-  problem.setAttribute('role', 'alert');
-  const launcher = document.createElement('button');
-  launcher.type = 'button';
-  launcher.className = 'heard-launcher';
-  launcher.textContent = script.dataset.label || 'Something wrong?';
-  launcher.setAttribute('data-heard', 'launcher');
-  launcher.setAttribute('aria-haspopup', 'dialog');
-  launcher.setAttribute('aria-expanded', 'false');
-  root.append(container, problem, launcher);
-
-  let loading = null;
-  let handle = null;
-  const load = () => loading || (loading = Promise.all([
-    import(widget + 'heard_widget.js').then(async (glue) => {
-      await glue.default({ module_or_path: widget + 'heard_widget_bg.wasm' });
-      return glue;
-    }),
-    fetch(widget + 'widget.css', { credentials: 'omit' }).then((response) => {
-      if (!response.ok) throw new Error('widget.css: HTTP ' + response.status);
-      return response.text();
-    }),
-  ]).catch((error) => {
-    loading = null;
-    throw error;
-  }));
-
-  // Start loading as soon as the shopper reaches for the button.
-  const warm = () => load().catch(() => {});
-  launcher.addEventListener('pointerenter', warm, { once: true });
-  launcher.addEventListener('focus', warm, { once: true });
-
-  launcher.addEventListener('click', async () => {
-    if (handle) return handle.toggle();
-    if (launcher.hasAttribute('aria-busy')) return;
-    launcher.setAttribute('aria-busy', 'true');
-    problem.textContent = '';
-    try {
-      const [glue, css] = await load();
-      root.adoptedStyleSheets = [own, sheet(css)];
-      handle = glue.mount(container, site, base, launcher);
-      handle.open();
-    } catch (error) {
-      console.error('Heard widget failed to load:', error);
-      problem.textContent = 'Sorry, the complaint form could not load. Please try again.';
-    } finally {
-      launcher.removeAttribute('aria-busy');
-    }
+  const box = make('div'), problem = make('p', { className: 'heard-load-error', role: 'alert' });
+  const launcher = !inline && make('button', {
+    type: 'button', className: 'heard-launcher', textContent: d.label || 'Something wrong?',
+    ariaHasPopup: 'dialog', ariaExpanded: false,
   });
+  root.adoptedStyleSheets = [own];
+  root.append(box, problem);
+  if (launcher) {
+    launcher.dataset.heard = 'launcher';
+    launcher.style.background = d.color || '';
+    root.append(launcher);
+  }
 
-  if (document.body) document.body.append(host);
-  else document.addEventListener('DOMContentLoaded', () => document.body.append(host));
+  // Heard('on') listens on window too, so one throwing listener can't stop others.
+  const emit = (name, detail) => W.dispatchEvent(new CustomEvent('heard:' + name, { detail }));
+  // prefill/identify wait for the widget; they never load it.
+  const held = [];
+  let mounting, handle;
+  // Mounts once; resolves to the handle, or to nothing after saying why.
+  const mounted = () => mounting || (mounting = Promise.all([
+    import(dir + 'heard_widget.js')
+      .then((glue) => glue.default({ module_or_path: dir + 'heard_widget_bg.wasm' }).then(() => glue)),
+    fetch(dir + 'widget.css', { credentials: 'omit' })
+      .then((r) => (r.ok ? r.text() : Promise.reject(r.status))),
+  ]).then(([glue, css]) => {
+    root.adoptedStyleSheets = [own, sheet(css)];
+    handle = glue.mount(box, d.site, base, launcher || null, { inline: !!inline, on_event: emit });
+    for (const [method, value] of held.splice(0)) handle[method]?.(value);
+    problem.textContent = '';
+    return handle;
+  }).catch((e) => {
+    mounting = null;
+    console.error(e);
+    problem.textContent = 'Could not load. Please try again.';
+  }));
+  const open = (category) => mounted().then((h) => h?.open(category));
+
+  const api = (command, value, fn) => {
+    if (command == 'open') open(value?.category);
+    if (command == 'close') handle?.close();
+    if (command == 'prefill' || command == 'identify') {
+      handle ? handle[command](value) : held.push([command, value]);
+    }
+    if (command == 'on' && fn) W.addEventListener('heard:' + value, (e) => fn(e.detail));
+  };
+  api.loaded = true;
+  W.Heard = api;
+
+  if (launcher) {
+    // Load as soon as the shopper reaches for it.
+    launcher.onpointerenter = launcher.onfocus = mounted;
+    launcher.onclick = () => (handle ? handle.toggle() : open());
+  }
+
+  const place = () => {
+    (inline ? D.querySelector(inline) : D.body).append(host);
+    // Inline, the form is page content and loads with it; so does a complaint
+    // an earlier page could not send (outbox.rs), for the widget to retry.
+    try { if (inline || localStorage['heard.outbox.' + d.site]) mounted(); } catch {}
+  };
+  D.readyState == 'loading' ? D.addEventListener('DOMContentLoaded', place) : place();
+  for (const args of queued) api(...args);
 })();

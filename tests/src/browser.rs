@@ -13,6 +13,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tempfile::TempDir;
 
+use crate::collector::RunningCollector;
 use crate::pipes::{LogTail, forward_lines};
 use crate::wait::{self, DEADLINE};
 use crate::{path_from_env, target_dir};
@@ -103,9 +104,19 @@ impl Browser {
     /// Waits until `selector` matches inside the widget's shadow root and
     /// returns the first match.
     pub async fn widget_element(&self, selector: &str) -> anyhow::Result<Element> {
+        self.widget_element_within(selector, DEADLINE).await
+    }
+
+    /// [`Browser::widget_element`] with a deadline of the caller's choosing,
+    /// for things that wait on the widget's own timers (retries).
+    pub async fn widget_element_within(
+        &self,
+        selector: &str,
+        deadline: Duration,
+    ) -> anyhow::Result<Element> {
         wait::until(
             &format!("`{selector}` inside the widget's shadow root"),
-            DEADLINE,
+            deadline,
             || self.find_in_widget(selector),
         )
         .await
@@ -157,6 +168,38 @@ impl Browser {
         std::fs::write(&html, markup.as_str().unwrap_or_default())
             .with_context(|| format!("writing {}", html.display()))?;
         Ok(png)
+    }
+
+    /// Runs `script` in the page as a function body (`arguments` holds
+    /// `args`) and returns what it returns.
+    pub async fn script(
+        &self,
+        script: &str,
+        args: Vec<serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        self.client
+            .execute(script, args)
+            .await
+            .context("running a script in the page")
+    }
+
+    /// Ends a scenario: when `result` failed, saves evidence as `name` and
+    /// adds the collector's log to the error; always closes the browser.
+    pub async fn finish(
+        self,
+        name: &str,
+        collector: &RunningCollector,
+        result: anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        if result.is_err() {
+            match self.save_evidence(name).await {
+                Ok(path) => eprintln!("screenshot of the failure: {}", path.display()),
+                Err(error) => eprintln!("could not save a screenshot: {error:#}"),
+            }
+        }
+        let closed = self.close().await;
+        result.with_context(|| format!("collector log:\n{}", collector.log_tail()))?;
+        closed
     }
 
     /// Ends the session (Chromium closes) and stops chromedriver.

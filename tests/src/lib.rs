@@ -12,10 +12,14 @@
 //! | `HEARD_WWW_DIR` | `<workspace>/www` |
 //! | `CHROMEDRIVER` | `/usr/bin/chromedriver` |
 //! | `CHROMIUM` | `/usr/bin/chromium` |
+//! | `HEARD_AXE_SCRIPT` | `<workspace>/target/npm/node_modules/axe-core/axe.min.js` |
 
+pub mod axe;
 pub mod browser;
 pub mod collector;
 mod pipes;
+pub mod serial;
+pub mod shopper;
 pub mod wait;
 
 use std::path::PathBuf;

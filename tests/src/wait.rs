@@ -10,7 +10,7 @@ use anyhow::anyhow;
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
 /// How long to wait between two checks.
-const POLL_INTERVAL: Duration = Duration::from_millis(50);
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Calls `check` until it succeeds and returns its value, or fails after
 /// `deadline` with a message that says what was awaited and the last error.

@@ -37,6 +37,10 @@ async fn shopper_flow(collector: &RunningCollector, browser: &Browser) -> anyhow
     browser
         .click_in_widget(r#"button[data-heard="category"][data-category="product"]"#)
         .await?;
+    // The product flow asks its own optional questions first.
+    browser
+        .click_in_widget(r#"button[data-heard="next"]"#)
+        .await?;
     let description = format!(
         "The blender's lid cracked on the first use <b>&</b> 'quotes' (check {})",
         std::process::id()
@@ -46,6 +50,10 @@ async fn shopper_flow(collector: &RunningCollector, browser: &Browser) -> anyhow
         .await?;
     browser
         .click_in_widget(r#"input[data-heard="outcome"][value="fix"]"#)
+        .await?;
+    // Contact stays optional: the last step only shows what is attached.
+    browser
+        .click_in_widget(r#"button[data-heard="next"]"#)
         .await?;
     browser
         .click_in_widget(r#"button[data-heard="submit"]"#)

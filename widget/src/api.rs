@@ -1,4 +1,4 @@
-//! The only module that talks HTTP: the two collector endpoints the widget
+//! The only module that talks HTTP: the collector endpoints the widget
 //! uses, through the browser's `fetch`.
 //!
 //! Requests carry no cookies (`credentials: "omit"`): the widget is anonymous
@@ -16,22 +16,41 @@ use web_sys::{AbortSignal, Headers, RequestCredentials, RequestInit, RequestMode
 /// their complaint was not sent.
 const TIMEOUT_MILLISECONDS: u32 = 20_000;
 
-/// Why a call did not give the expected answer.
+/// Why a call did not give the expected answer, sorted by what the widget
+/// should do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
-    /// No HTTP answer at all: offline, blocked, timed out.
-    Network,
-    /// The collector answered with its error shape.
+    /// No HTTP answer at all: offline, blocked, or no answer within the
+    /// timeout. Nothing is known to be stored; keep it and retry.
+    NotSent,
+    /// The collector (or a proxy in front of it) is overloaded or failing:
+    /// `429`, `503` or another `5xx`. Nothing was stored; retry after
+    /// `retry_after_ms` when the answer said (`Retry-After`), else back off.
+    Busy { retry_after_ms: Option<u32> },
+    /// The collector refused the request with its error shape (`4xx`):
+    /// retrying the same request will not help.
     Refused(ErrorBody),
-    /// Some other answer, e.g. a proxy's error page.
+    /// Some other answer, e.g. a proxy's HTML error page with a `4xx`.
     Unexpected(u16),
 }
+
+impl ApiError {
+    /// True when sending the same request again later may succeed, so the
+    /// complaint belongs in the outbox.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ApiError::NotSent | ApiError::Busy { .. })
+    }
+}
+
+/// The longest `Retry-After` the widget honours; a larger value (or a
+/// misconfigured proxy) must not park a complaint for hours.
+pub const MAX_RETRY_AFTER_MS: u32 = 300_000;
 
 /// `GET {collector}/api/v1/sites/{site_key}/config`.
 pub async fn site_config(collector: &str, site_key: &str) -> Result<SiteConfig, ApiError> {
     let url = endpoint(collector, site_key, "config");
-    let (status, body) = call(&url, "GET", None, &[]).await?;
-    interpret(status, &body)
+    let answer = call(&url, "GET", None, &[]).await?;
+    interpret(answer.status, answer.retry_after.as_deref(), &answer.body)
 }
 
 /// `POST {collector}/api/v1/sites/{site_key}/complaints` with an
@@ -49,8 +68,19 @@ pub async fn send_complaint(
         ("Content-Type", "application/json"),
         (IDEMPOTENCY_KEY_HEADER, idempotency_key),
     ];
-    let (status, text) = call(&url, "POST", Some(&body), &headers).await?;
-    interpret(status, &text)
+    let answer = call(&url, "POST", Some(&body), &headers).await?;
+    interpret(answer.status, answer.retry_after.as_deref(), &answer.body)
+}
+
+/// `GET {collector}/widget/i18n/{tag}.json`: one language's flat catalog of
+/// texts, fetched only when the shopper's language is not English.
+pub async fn catalog(
+    collector: &str,
+    tag: &str,
+) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
+    let url = crate::i18n::catalog_url(collector, tag);
+    let answer = call(&url, "GET", None, &[]).await?;
+    interpret(answer.status, answer.retry_after.as_deref(), &answer.body)
 }
 
 /// The URL of one site endpoint; the site key is percent-encoded because it
@@ -63,17 +93,32 @@ pub fn endpoint(collector: &str, site_key: &str, tail: &str) -> String {
     )
 }
 
-/// Reads an answer: the expected JSON on success, the collector's error shape
-/// otherwise.
-pub fn interpret<T: DeserializeOwned>(status: u16, body: &str) -> Result<T, ApiError> {
-    if (200..300).contains(&status) {
-        serde_json::from_str(body).map_err(|_| ApiError::Unexpected(status))
-    } else {
-        match serde_json::from_str::<ErrorBody>(body) {
+/// Reads an answer: the expected JSON on success, otherwise the failure
+/// classified by what the widget should do next. `retry_after` is the
+/// answer's `Retry-After` header, if the browser let us see it.
+pub fn interpret<T: DeserializeOwned>(
+    status: u16,
+    retry_after: Option<&str>,
+    body: &str,
+) -> Result<T, ApiError> {
+    match status {
+        200..=299 => serde_json::from_str(body).map_err(|_| ApiError::Unexpected(status)),
+        429 | 500..=599 => Err(ApiError::Busy {
+            retry_after_ms: retry_after.and_then(parse_retry_after),
+        }),
+        _ => match serde_json::from_str::<ErrorBody>(body) {
             Ok(error) => Err(ApiError::Refused(error)),
             Err(_) => Err(ApiError::Unexpected(status)),
-        }
+        },
     }
+}
+
+/// `Retry-After` in its delta-seconds form, capped at [`MAX_RETRY_AFTER_MS`].
+/// The HTTP-date form is not parsed (the collector never sends it); the
+/// widget's own backoff applies instead.
+pub fn parse_retry_after(value: &str) -> Option<u32> {
+    let seconds: u32 = value.trim().parse().ok()?;
+    Some(seconds.saturating_mul(1000).min(MAX_RETRY_AFTER_MS))
 }
 
 fn encode_path_segment(segment: &str) -> String {
@@ -88,15 +133,24 @@ fn encode_path_segment(segment: &str) -> String {
     encoded
 }
 
+/// What came back over HTTP, before interpretation.
+struct Answer {
+    status: u16,
+    retry_after: Option<String>,
+    body: String,
+}
+
 async fn call(
     url: &str,
     method: &str,
     body: Option<&str>,
     headers: &[(&str, &str)],
-) -> Result<(u16, String), ApiError> {
+) -> Result<Answer, ApiError> {
+    // A rejected fetch (offline, CORS, DNS) and an abort by the timeout look
+    // the same to the shopper: nothing was sent.
     send(url, method, body, headers)
         .await
-        .map_err(|_| ApiError::Network)
+        .map_err(|_| ApiError::NotSent)
 }
 
 async fn send(
@@ -104,11 +158,12 @@ async fn send(
     method: &str,
     body: Option<&str>,
     headers: &[(&str, &str)],
-) -> Result<(u16, String), JsValue> {
+) -> Result<Answer, JsValue> {
     let window = web_sys::window().ok_or(JsValue::NULL)?;
     let init = RequestInit::new();
     init.set_method(method);
     init.set_mode(RequestMode::Cors);
+    // Anonymous: nothing the browser holds for the collector rides along.
     init.set_credentials(RequestCredentials::Omit);
     init.set_signal(timeout_signal().as_ref());
     let header_list = Headers::new()?;
@@ -122,8 +177,14 @@ async fn send(
     let response: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
         .await?
         .dyn_into()?;
+    // Cross-origin, this is readable only if the collector exposes it.
+    let retry_after = response.headers().get("Retry-After").ok().flatten();
     let text = JsFuture::from(response.text()?).await?;
-    Ok((response.status(), text.as_string().unwrap_or_default()))
+    Ok(Answer {
+        status: response.status(),
+        retry_after,
+        body: text.as_string().unwrap_or_default(),
+    })
 }
 
 /// A signal that aborts the request after the timeout, where the browser has
@@ -134,6 +195,43 @@ fn timeout_signal() -> Option<AbortSignal> {
     js_sys::Reflect::has(&constructor, &JsValue::from_str("timeout"))
         .unwrap_or(false)
         .then(|| AbortSignal::timeout_with_u32(TIMEOUT_MILLISECONDS))
+}
+
+/// `POST {collector}/api/v1/sites/{site_key}/attachments` with one photo's
+/// bytes as the body, answering with the stored attachment's receipt.
+///
+/// Written apart from `send` because the body is binary, not text. Placed
+/// before the tests (not after them) to keep clippy's item order.
+pub async fn upload_attachment(
+    collector: &str,
+    site_key: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> Result<heard_shared::AttachmentReceipt, crate::photos::UploadProblem> {
+    let url = endpoint(collector, site_key, "attachments");
+    let answer = async {
+        let window = web_sys::window().ok_or(JsValue::NULL)?;
+        let init = RequestInit::new();
+        init.set_method("POST");
+        init.set_mode(RequestMode::Cors);
+        init.set_credentials(RequestCredentials::Omit);
+        init.set_signal(timeout_signal().as_ref());
+        let headers = Headers::new()?;
+        headers.set("Content-Type", content_type)?;
+        init.set_headers(&headers);
+        init.set_body(&js_sys::Uint8Array::from(bytes.as_slice()));
+        let response: Response = JsFuture::from(window.fetch_with_str_and_init(&url, &init))
+            .await?
+            .dyn_into()?;
+        let text = JsFuture::from(response.text()?).await?;
+        Ok::<_, JsValue>((response.status(), text.as_string().unwrap_or_default()))
+    }
+    .await;
+    match answer {
+        Ok((status, body)) => crate::photos::UploadProblem::interpret(status, &body),
+        // Offline, blocked or timed out: nothing was stored, so retrying is safe.
+        Err(_) => Err(crate::photos::UploadProblem::Network),
+    }
 }
 
 #[cfg(test)]
@@ -158,6 +256,7 @@ mod tests {
     fn success_bodies_parse_and_error_bodies_become_refusals() {
         let config: SiteConfig = interpret(
             200,
+            None,
             r#"{"site_key":"demo","name":"Demo","languages":["en"],"categories":[]}"#,
         )
         .unwrap();
@@ -165,6 +264,7 @@ mod tests {
 
         let refused = interpret::<Receipt>(
             422,
+            None,
             r#"{"error":"invalid_submission","message":"Check the form.",
                 "fields":[{"field":"description","code":"required","message":"Tell us."}]}"#,
         );
@@ -181,12 +281,50 @@ mod tests {
     #[test]
     fn answers_that_are_not_ours_are_unexpected() {
         assert_eq!(
-            interpret::<Receipt>(502, "<html>Bad gateway</html>"),
-            Err(ApiError::Unexpected(502))
+            interpret::<Receipt>(404, None, "<html>Not found</html>"),
+            Err(ApiError::Unexpected(404))
         );
         assert_eq!(
-            interpret::<Receipt>(201, "{}"),
+            interpret::<Receipt>(201, None, "{}"),
             Err(ApiError::Unexpected(201))
         );
+        assert!(!ApiError::Unexpected(404).is_retryable());
+    }
+
+    #[test]
+    fn overload_and_server_failures_are_busy_and_retryable() {
+        let busy_body = r#"{"error":"unavailable","message":"Too busy."}"#;
+        assert_eq!(
+            interpret::<Receipt>(503, Some("5"), busy_body),
+            Err(ApiError::Busy {
+                retry_after_ms: Some(5_000)
+            })
+        );
+        assert_eq!(
+            interpret::<Receipt>(429, Some(" 1 "), ""),
+            Err(ApiError::Busy {
+                retry_after_ms: Some(1_000)
+            })
+        );
+        // A proxy's bad gateway page carries no usable Retry-After.
+        let bad_gateway = interpret::<Receipt>(502, None, "<html>Bad gateway</html>");
+        assert_eq!(
+            bad_gateway,
+            Err(ApiError::Busy {
+                retry_after_ms: None
+            })
+        );
+        assert!(bad_gateway.unwrap_err().is_retryable());
+        assert!(ApiError::NotSent.is_retryable());
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_and_is_capped() {
+        assert_eq!(parse_retry_after("0"), Some(0));
+        assert_eq!(parse_retry_after("120"), Some(120_000));
+        assert_eq!(parse_retry_after("86400"), Some(MAX_RETRY_AFTER_MS));
+        assert_eq!(parse_retry_after("4294967295"), Some(MAX_RETRY_AFTER_MS));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2026 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("-3"), None);
     }
 }

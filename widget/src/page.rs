@@ -16,9 +16,17 @@ pub fn context() -> PageContext {
         .document()
         .and_then(|document| document.document_element())
         .and_then(|html| html.get_attribute("lang"));
+    let mut browser_languages: Vec<String> = navigator
+        .languages()
+        .iter()
+        .filter_map(|tag| tag.as_string())
+        .collect();
+    if browser_languages.is_empty() {
+        browser_languages.extend(navigator.language());
+    }
     PageContext {
         document_language,
-        browser_language: navigator.language(),
+        browser_languages,
         page_url: window.location().href().ok(),
         user_agent: navigator.user_agent().ok(),
     }
@@ -88,6 +96,24 @@ pub fn local_time(rfc3339: &str, language: &str) -> String {
     format(JsValue::from_str(language))
         .or_else(|| format(JsValue::UNDEFINED))
         .unwrap_or_else(|| rfc3339.to_owned())
+}
+
+/// Waits `milliseconds` without blocking the page, for retry backoff.
+pub async fn sleep_ms(milliseconds: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                &resolve,
+                i32::try_from(milliseconds).unwrap_or(i32::MAX),
+            );
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Milliseconds since the Unix epoch, as the outbox records them.
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
 }
 
 /// Without any browser randomness the time still makes keys distinct enough

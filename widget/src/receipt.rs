@@ -1,9 +1,12 @@
 //! The acknowledgement receipt: proof the complaint is stored, and how to
 //! follow it.
 
-use heard_shared::{Outcome, Receipt};
+use std::rc::Rc;
+
+use heard_shared::{Outcome, Receipt, SubmissionKind};
 use yew::prelude::*;
 
+use crate::i18n::Texts;
 use crate::page;
 
 #[derive(Properties, PartialEq)]
@@ -13,6 +16,10 @@ pub struct ReceiptProps {
     pub collector: AttrValue,
     /// The language dates are written in.
     pub language: String,
+    pub texts: Rc<Texts>,
+    /// What was sent: the title thanks for a complaint, a suggestion or a
+    /// callback request.
+    pub kind: SubmissionKind,
     pub on_start_over: Callback<()>,
     pub on_done: Callback<()>,
 }
@@ -22,39 +29,48 @@ const EXCERPT_CHARS: usize = 160;
 
 #[function_component(ReceiptView)]
 pub fn receipt_view(props: &ReceiptProps) -> Html {
+    let t = &props.texts;
     let receipt = &props.receipt;
     let summary = &receipt.summary;
     let received = page::local_time(&receipt.created_at, &props.language);
     let status_link = status_link(&props.collector, &receipt.status_url);
-    let outcomes = outcome_labels(&summary.outcomes);
+    let outcomes = outcome_labels(t, &summary.outcomes);
     let on_start_over = props.on_start_over.reform(|_: MouseEvent| ());
     let on_done = props.on_done.reform(|_: MouseEvent| ());
+    let title = match props.kind {
+        SubmissionKind::Complaint => "receipt.title",
+        SubmissionKind::Suggestion => "receipt.title.suggestion",
+        SubmissionKind::Callback => "receipt.title.callback",
+    };
+    let description = excerpt(&summary.description, EXCERPT_CHARS);
 
     html! {
         <div class="heard-step heard-receipt">
-            <h3 class="heard-receipt-title heard-step-title" tabindex="-1">
-                { "Thank you. We have your complaint." }
-            </h3>
-            <p class="heard-muted">{ "Your reference" }</p>
+            <h3 class="heard-receipt-title heard-step-title" tabindex="-1">{ t.get(title) }</h3>
+            <p class="heard-muted">{ t.get("receipt.reference") }</p>
             <p class="heard-reference" data-heard="reference">{ &receipt.reference }</p>
             <p class="heard-muted">
-                { "Received " }
+                { t.get("receipt.received") }{ " " }
                 <time datetime={receipt.created_at.clone()}>{ received }</time>
             </p>
 
             <dl class="heard-summary">
-                <dt>{ "About" }</dt>
-                <dd>{ &summary.category_label }</dd>
-                <dt>{ "What happened" }</dt>
-                <dd>{ excerpt(&summary.description, EXCERPT_CHARS) }</dd>
+                if !summary.category_label.is_empty() {
+                    <dt>{ t.get("receipt.about") }</dt>
+                    <dd>{ &summary.category_label }</dd>
+                }
+                if !description.is_empty() {
+                    <dt>{ t.get("receipt.what_happened") }</dt>
+                    <dd>{ description }</dd>
+                }
                 if !outcomes.is_empty() {
-                    <dt>{ "You asked for" }</dt>
+                    <dt>{ t.get("receipt.asked_for") }</dt>
                     <dd>{ outcomes }</dd>
                 }
             </dl>
 
-            <h4 class="heard-next-title">{ "What happens next" }</h4>
-            <p>{ next_steps(receipt.response_target_hours) }</p>
+            <h4 class="heard-next-title">{ t.get("receipt.next_title") }</h4>
+            <p>{ next_steps(t, receipt.response_target_hours) }</p>
             if let Some(href) = status_link {
                 <p>
                     <a
@@ -64,21 +80,19 @@ pub fn receipt_view(props: &ReceiptProps) -> Html {
                         target="_blank"
                         rel="noopener"
                     >
-                        { "Follow your complaint" }
-                        <span class="heard-visually-hidden">{ " (opens in a new tab)" }</span>
+                        { t.get("receipt.follow") }
+                        <span class="heard-visually-hidden">{ " " }{ t.get("channel.new_tab") }</span>
                     </a>
                 </p>
-                <p class="heard-muted">
-                    { "Keep the reference and the link: the link is private, so share it only with people you trust." }
-                </p>
+                <p class="heard-muted">{ t.get("receipt.keep") }</p>
             }
 
             <div class="heard-actions">
                 <button type="button" class="heard-button heard-secondary" data-heard="start-over" onclick={on_start_over}>
-                    { "Tell us something else" }
+                    { t.get("receipt.again") }
                 </button>
                 <button type="button" class="heard-button" data-heard="done" onclick={on_done}>
-                    { "Done" }
+                    { t.get("receipt.done") }
                 </button>
             </div>
         </div>
@@ -98,16 +112,16 @@ pub fn status_link(collector: &str, status_url: &str) -> Option<String> {
 }
 
 /// The promise of a first answer, in plain words.
-pub fn next_steps(response_target_hours: Option<u32>) -> String {
+pub fn next_steps(texts: &Texts, response_target_hours: Option<u32>) -> String {
     let when = match response_target_hours {
-        Some(0 | 1) => "within an hour".to_owned(),
-        Some(hours) if hours % 24 == 0 && hours > 24 => format!("within {} days", hours / 24),
-        Some(hours) => format!("within {hours} hours"),
-        None => "as soon as they can".to_owned(),
+        Some(0 | 1) => texts.get("receipt.when.hour"),
+        Some(hours) if hours % 24 == 0 && hours > 24 => {
+            texts.format("receipt.when.days", &[("days", &(hours / 24).to_string())])
+        }
+        Some(hours) => texts.format("receipt.when.hours", &[("hours", &hours.to_string())]),
+        None => texts.get("receipt.when.soon"),
     };
-    format!(
-        "A person will read your complaint and answer {when}. You can check where it stands at any time."
-    )
+    texts.format("receipt.next", &[("when", &when)])
 }
 
 /// The start of a text, cut at a character boundary with an ellipsis.
@@ -120,10 +134,10 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
     format!("{}…", cut.trim_end())
 }
 
-fn outcome_labels(outcomes: &[Outcome]) -> String {
+fn outcome_labels(texts: &Texts, outcomes: &[Outcome]) -> String {
     outcomes
         .iter()
-        .map(|outcome| outcome.label())
+        .map(|outcome| texts.get(&format!("outcome.{}", outcome.as_str())))
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -159,10 +173,11 @@ mod tests {
 
     #[test]
     fn next_steps_state_the_promise() {
-        assert!(next_steps(Some(24)).contains("within 24 hours"));
-        assert!(next_steps(Some(72)).contains("within 3 days"));
-        assert!(next_steps(Some(1)).contains("within an hour"));
-        assert!(next_steps(None).contains("as soon as they can"));
+        let texts = Texts::english();
+        assert!(next_steps(&texts, Some(24)).contains("within 24 hours"));
+        assert!(next_steps(&texts, Some(72)).contains("within 3 days"));
+        assert!(next_steps(&texts, Some(1)).contains("within an hour"));
+        assert!(next_steps(&texts, None).contains("as soon as they can"));
     }
 
     #[test]
@@ -170,7 +185,7 @@ mod tests {
         assert_eq!(excerpt("  short  ", 10), "short");
         assert_eq!(excerpt("水壶坏了三次", 3), "水壶坏…");
         assert_eq!(
-            outcome_labels(&[Outcome::Apology, Outcome::Fix]),
+            outcome_labels(&Texts::english(), &[Outcome::Apology, Outcome::Fix]),
             "An apology; A fix, repair or replacement"
         );
     }

@@ -3,34 +3,99 @@
 //!
 //! This is plain data and a reducer so the whole flow is tested natively,
 //! without a browser. Nothing the shopper typed is ever dropped here except
-//! by [`Action::StartOver`] after a receipt.
+//! by [`Action::StartOver`] after a receipt: going back, choosing another
+//! category or switching to a callback keeps every answer.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use heard_shared::{ErrorBody, FieldError, Outcome, Receipt};
+use heard_shared::{
+    ErrorBody, FieldError, Identity, Mood, Outcome, Receipt, Severity, SubmissionKind,
+};
 use yew::Reducible;
+
+use crate::photos::Photo;
 
 /// Which screen of the form is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Step {
     #[default]
     Categories,
+    /// The chosen category's own guided questions.
+    Questions,
+    /// What happened, how bad, how it feels, what would make it right.
     Details,
+    /// Optional contact, what is attached automatically, and sending.
+    Send,
+    /// "Please call me": a number and a time.
+    Callback,
 }
 
 /// What the shopper has chosen and typed so far, exactly as typed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Draft {
     pub category: Option<String>,
+    pub kind: SubmissionKind,
+    /// Answers by question id, for every category visited: going to another
+    /// category and back finds them again. Only the chosen category's are sent.
+    pub answers: BTreeMap<String, String>,
     pub description: String,
+    pub severity: Option<Severity>,
+    pub mood: Option<Mood>,
     /// Kept in [`Outcome::ALL`] order, without repeats.
     pub outcomes: Vec<Outcome>,
     pub remedy: String,
+    pub contact: ContactDraft,
+    pub callback_window: String,
+    pub photos: Rc<Vec<Photo>>,
+    /// Who the merchant's page says the shopper is; sent only with a complaint.
+    pub identity: Option<Identity>,
+}
+
+/// Contact details as typed; empty means not given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactDraft {
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub consent: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactField {
+    Name,
+    Email,
+    Phone,
+}
+
+impl ContactField {
+    /// The submission path the shared rules use for this input.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Name => "contact.name",
+            Self::Email => "contact.email",
+            Self::Phone => "contact.phone",
+        }
+    }
+}
+
+/// Values the merchant's page passes in with `prefill` or `identify`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prefill {
+    pub description: Option<String>,
+    pub order_number: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
 }
 
 impl Draft {
     pub fn has_outcome(&self, outcome: Outcome) -> bool {
         self.outcomes.contains(&outcome)
+    }
+
+    pub fn answer(&self, question_id: &str) -> &str {
+        self.answers.get(question_id).map_or("", String::as_str)
     }
 
     fn set_outcome(&mut self, outcome: Outcome, chosen: bool) {
@@ -41,6 +106,26 @@ impl Draft {
                 .sort_by_key(|outcome| Outcome::ALL.iter().position(|o| o == outcome));
         }
     }
+
+    /// Fills only what the shopper has not typed themselves.
+    fn prefill(&mut self, values: Prefill) {
+        let fill = |slot: &mut String, value: Option<String>| {
+            if let Some(value) = value.filter(|value| !value.trim().is_empty())
+                && slot.trim().is_empty()
+            {
+                *slot = value;
+            }
+        };
+        fill(&mut self.description, values.description);
+        fill(
+            self.answers.entry("order_number".to_owned()).or_default(),
+            values.order_number,
+        );
+        self.answers.retain(|_, value| !value.is_empty());
+        fill(&mut self.contact.email, values.email);
+        fill(&mut self.contact.name, values.name);
+        fill(&mut self.contact.phone, values.phone);
+    }
 }
 
 /// Where the complaint stands on its way to the collector.
@@ -50,6 +135,8 @@ pub enum FormState {
     Editing,
     Sending,
     Sent(Receipt),
+    /// Saved on this device after a failed send; retried automatically.
+    Queued,
     Failed(Problem),
 }
 
@@ -63,123 +150,75 @@ pub enum Problem {
     Refused(String),
 }
 
-/// The inputs a collector problem can point at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
-    Category,
-    Description,
-    Outcomes,
-    Remedy,
-}
-
-impl Field {
-    /// The submission path the shared validation rules and the collector use.
-    pub fn from_path(path: &str) -> Option<Field> {
-        match path {
-            "category" => Some(Field::Category),
-            "description" => Some(Field::Description),
-            "outcomes" => Some(Field::Outcomes),
-            "remedy" => Some(Field::Remedy),
-            _ => None,
-        }
-    }
-}
-
-/// Validation problems arranged for display: one message per input, and the
-/// rest (things the shopper did not type, such as the page address) together.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FieldErrors {
-    pub category: Option<String>,
-    pub description: Option<String>,
-    pub outcomes: Option<String>,
-    pub remedy: Option<String>,
-    pub other: Vec<String>,
-}
-
-impl FieldErrors {
-    /// Arranges problems from [`heard_shared::validate_submission`] or from a
-    /// collector's error body. The first problem of each input wins.
-    pub fn from_problems(problems: &[FieldError]) -> FieldErrors {
-        let mut errors = FieldErrors::default();
-        for problem in problems {
-            let message = problem.message.clone();
-            match Field::from_path(&problem.field) {
-                Some(field) => {
-                    errors.slot(field).get_or_insert(message);
-                }
-                None => errors.other.push(message),
-            }
-        }
-        errors
-    }
-
-    pub fn get(&self, field: Field) -> Option<&str> {
-        match field {
-            Field::Category => self.category.as_deref(),
-            Field::Description => self.description.as_deref(),
-            Field::Outcomes => self.outcomes.as_deref(),
-            Field::Remedy => self.remedy.as_deref(),
-        }
-    }
-
-    /// The input to move focus to, in the order the form shows them.
-    pub fn first_invalid(&self) -> Option<Field> {
-        [
-            Field::Category,
-            Field::Description,
-            Field::Outcomes,
-            Field::Remedy,
-        ]
-        .into_iter()
-        .find(|field| self.get(*field).is_some())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.first_invalid().is_none() && self.other.is_empty()
-    }
-
-    fn clear(&mut self, field: Field) {
-        *self.slot(field) = None;
-    }
-
-    fn slot(&mut self, field: Field) -> &mut Option<String> {
-        match field {
-            Field::Category => &mut self.category,
-            Field::Description => &mut self.description,
-            Field::Outcomes => &mut self.outcomes,
-            Field::Remedy => &mut self.remedy,
-        }
-    }
-}
-
 /// The whole form, driven by [`Action`]s through Yew's `use_reducer`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Form {
     pub step: Step,
+    /// The steps after the categories for the chosen flow, in order.
+    pub flow: Vec<Step>,
     pub draft: Draft,
     pub state: FormState,
-    pub errors: FieldErrors,
+    /// Inputs whose problems are shown: the shopper left them once, or
+    /// pressed Next or Send. Before that, no input shouts at a shopper who
+    /// has not finished typing.
+    pub touched: BTreeSet<String>,
+    /// What the collector refused, by input, until the shopper edits it.
+    pub refused: Vec<FieldError>,
     /// Made on the first send of this complaint and reused by every retry,
     /// so the collector stores the complaint once however often it is sent.
     pub idempotency_key: Option<String>,
 }
 
 impl Form {
-    /// True when pressing send should do nothing: a send is under way or done.
+    /// True when pressing send should do nothing: a send is under way, done,
+    /// or left to the outbox.
     pub fn is_busy_or_done(&self) -> bool {
-        matches!(self.state, FormState::Sending | FormState::Sent(_))
+        matches!(
+            self.state,
+            FormState::Sending | FormState::Sent(_) | FormState::Queued
+        )
+    }
+
+    /// "Step 2 of 3" within the chosen flow, counting the categories first.
+    pub fn progress(&self) -> Option<(usize, usize)> {
+        let index = self.flow.iter().position(|step| *step == self.step)?;
+        Some((index + 2, self.flow.len() + 1))
+    }
+
+    /// True on the flow's last step, where the button sends.
+    pub fn is_last_step(&self) -> bool {
+        self.flow.last() == Some(&self.step)
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    ChooseCategory(String),
+    /// A category was chosen: its flow starts, with the questions step only
+    /// when it has questions.
+    ChooseCategory {
+        id: String,
+        with_questions: bool,
+        suggestion: bool,
+    },
+    StartCallback,
+    Next,
     Back,
+    /// Jumps to a step of the current flow, e.g. to an input that needs a look.
+    GoTo(Step),
+    Answer(String, String),
     EditDescription(String),
+    SetSeverity(Severity),
+    SetMood(Mood),
     SetOutcome(Outcome, bool),
     EditRemedy(String),
-    /// The shared rules found problems before sending.
-    Invalid(Vec<FieldError>),
+    EditContact(ContactField, String),
+    SetConsent(bool),
+    EditCallbackWindow(String),
+    SetPhotos(Rc<Vec<Photo>>),
+    /// Show the problems of these inputs from now on.
+    Touch(Vec<String>),
+    Prefill(Prefill),
+    Identify(Identity),
     /// Sending starts; the key is used only if this complaint has none yet.
     Send {
         idempotency_key: String,
@@ -187,6 +226,8 @@ pub enum Action {
     Stored(Receipt),
     Refused(ErrorBody),
     NotSent,
+    /// The send failed for a reason worth retrying and the outbox has it.
+    Queued,
     /// After a receipt: a fresh, empty complaint with a new key to come.
     StartOver,
 }
@@ -213,49 +254,142 @@ impl Form {
         self
     }
 
+    fn edited(&mut self, path: &str) {
+        self.refused.retain(|problem| problem.field != path);
+    }
+
     fn apply_inner(mut self, action: Action) -> Form {
         match action {
-            Action::ChooseCategory(id) => {
+            Action::ChooseCategory {
+                id,
+                with_questions,
+                suggestion,
+            } => {
                 self.draft.category = Some(id);
-                self.errors.clear(Field::Category);
-                self.step = Step::Details;
+                self.draft.kind = if suggestion {
+                    SubmissionKind::Suggestion
+                } else {
+                    SubmissionKind::Complaint
+                };
+                self.edited("category");
+                self.flow = if with_questions {
+                    vec![Step::Questions, Step::Details, Step::Send]
+                } else {
+                    vec![Step::Details, Step::Send]
+                };
+                self.step = self.flow[0];
             }
-            Action::Back => self.step = Step::Categories,
+            Action::StartCallback => {
+                self.draft.kind = SubmissionKind::Callback;
+                self.flow = vec![Step::Callback];
+                self.step = Step::Callback;
+            }
+            Action::Next => {
+                if let Some(index) = self.flow.iter().position(|step| *step == self.step)
+                    && let Some(next) = self.flow.get(index + 1)
+                {
+                    self.step = *next;
+                }
+            }
+            Action::Back => {
+                let index = self.flow.iter().position(|step| *step == self.step);
+                match index {
+                    Some(index) if index > 0 => self.step = self.flow[index - 1],
+                    _ => {
+                        if self.draft.kind == SubmissionKind::Callback {
+                            self.draft.kind = SubmissionKind::Complaint;
+                        }
+                        self.step = Step::Categories;
+                    }
+                }
+            }
+            Action::GoTo(step) => {
+                if self.flow.contains(&step) {
+                    self.step = step;
+                }
+            }
+            Action::Answer(id, value) => {
+                self.edited(&format!("answers.{id}"));
+                if value.is_empty() {
+                    self.draft.answers.remove(&id);
+                } else {
+                    self.draft.answers.insert(id, value);
+                }
+            }
             Action::EditDescription(text) => {
                 self.draft.description = text;
-                self.errors.clear(Field::Description);
+                self.edited("description");
             }
+            Action::SetSeverity(severity) => self.draft.severity = Some(severity),
+            Action::SetMood(mood) => self.draft.mood = Some(mood),
             Action::SetOutcome(outcome, chosen) => {
                 self.draft.set_outcome(outcome, chosen);
-                self.errors.clear(Field::Outcomes);
+                self.edited("outcomes");
             }
             Action::EditRemedy(text) => {
                 self.draft.remedy = text;
-                self.errors.clear(Field::Remedy);
+                self.edited("remedy");
             }
-            Action::Invalid(problems) => {
-                self.errors = FieldErrors::from_problems(&problems);
-                if !self.is_busy_or_done() {
-                    self.state = FormState::Editing;
+            Action::EditContact(field, text) => {
+                match field {
+                    ContactField::Name => self.draft.contact.name = text,
+                    ContactField::Email => self.draft.contact.email = text,
+                    ContactField::Phone => self.draft.contact.phone = text,
                 }
+                self.edited(field.path());
+            }
+            Action::SetConsent(consent) => {
+                self.draft.contact.consent = consent;
+                self.edited("contact.consent");
+            }
+            Action::EditCallbackWindow(window) => {
+                self.draft.callback_window = window;
+                self.edited("callback.window");
+            }
+            Action::SetPhotos(photos) => {
+                self.draft.photos = photos;
+                self.refused
+                    .retain(|problem| !problem.field.starts_with("attachments"));
+            }
+            Action::Touch(paths) => self.touched.extend(paths),
+            Action::Prefill(values) => self.draft.prefill(values),
+            Action::Identify(identity) => {
+                self.draft.prefill(Prefill {
+                    order_number: identity.order_number.clone(),
+                    email: identity.email.clone(),
+                    name: identity.name.clone(),
+                    ..Prefill::default()
+                });
+                self.draft.identity = Some(identity);
             }
             Action::Send { idempotency_key } => {
                 if !self.is_busy_or_done() {
                     self.idempotency_key.get_or_insert(idempotency_key);
-                    self.errors = FieldErrors::default();
+                    self.refused.clear();
                     self.state = FormState::Sending;
                 }
             }
             Action::Stored(receipt) => {
-                self.errors = FieldErrors::default();
+                self.refused.clear();
                 self.state = FormState::Sent(receipt);
             }
             Action::Refused(body) => {
-                self.errors = FieldErrors::from_problems(&body.fields);
+                self.touched
+                    .extend(body.fields.iter().map(|problem| problem.field.clone()));
+                self.refused = body.fields;
                 self.state = FormState::Failed(Problem::Refused(body.message));
             }
             Action::NotSent => self.state = FormState::Failed(Problem::NotSent),
-            Action::StartOver => return Form::default(),
+            Action::Queued => self.state = FormState::Queued,
+            Action::StartOver => {
+                // The page's identity still describes the same shopper.
+                let identity = self.draft.identity.take();
+                let mut fresh = Form::default();
+                if let Some(identity) = identity {
+                    fresh = fresh.apply(Action::Identify(identity));
+                }
+                return fresh;
+            }
         }
         self
     }
@@ -288,10 +422,22 @@ mod tests {
         actions.into_iter().fold(Form::default(), Form::apply)
     }
 
+    fn product() -> Action {
+        Action::ChooseCategory {
+            id: "product".to_owned(),
+            with_questions: true,
+            suggestion: false,
+        }
+    }
+
     fn typed() -> Vec<Action> {
         vec![
-            Action::ChooseCategory("product".to_owned()),
+            product(),
+            Action::Answer("order_number".to_owned(), "A-1029".to_owned()),
+            Action::Next,
             Action::EditDescription("It broke after three uses.".to_owned()),
+            Action::SetSeverity(Severity::CostMe),
+            Action::SetMood(Mood::Upset),
             Action::SetOutcome(Outcome::Compensation, true),
             Action::SetOutcome(Outcome::Heard, true),
             Action::EditRemedy("A new one".to_owned()),
@@ -299,35 +445,55 @@ mod tests {
     }
 
     #[test]
-    fn an_edit_after_a_failed_send_gets_a_fresh_key() {
-        let mut actions = typed();
-        actions.push(Action::Send {
-            idempotency_key: "first-key-123".to_owned(),
-        });
-        actions.push(Action::NotSent);
-        let unchanged = run(actions.clone());
-        assert_eq!(unchanged.idempotency_key.as_deref(), Some("first-key-123"));
+    fn a_flow_walks_its_steps_and_back_to_the_categories() {
+        let form = run(typed());
+        assert_eq!(form.step, Step::Details);
+        assert_eq!(form.progress(), Some((3, 4)));
+        let form = form.apply(Action::Next);
+        assert_eq!(form.step, Step::Send);
+        assert!(form.is_last_step());
+        let form = form.apply(Action::Next);
+        assert_eq!(form.step, Step::Send, "Next on the last step stays");
+        let form = form
+            .apply(Action::Back)
+            .apply(Action::Back)
+            .apply(Action::Back);
+        assert_eq!(form.step, Step::Categories);
 
-        actions.push(Action::EditDescription(
-            "It broke after two uses.".to_owned(),
-        ));
-        let edited = run(actions);
-        assert_eq!(edited.idempotency_key, None);
+        let no_questions = run([Action::ChooseCategory {
+            id: "suggestion".to_owned(),
+            with_questions: false,
+            suggestion: true,
+        }]);
+        assert_eq!(no_questions.step, Step::Details);
+        assert_eq!(no_questions.draft.kind, SubmissionKind::Suggestion);
+        assert_eq!(no_questions.progress(), Some((2, 3)));
     }
 
     #[test]
-    fn back_and_another_category_keep_what_was_typed() {
+    fn going_back_and_elsewhere_keeps_everything_typed() {
         let mut actions = typed();
-        actions.push(Action::Back);
-        let form = run(actions.clone());
-        assert_eq!(form.step, Step::Categories);
-        assert_eq!(form.draft.description, "It broke after three uses.");
-
-        actions.push(Action::ChooseCategory("delivery".to_owned()));
+        actions.extend([
+            Action::Back,
+            Action::Back,
+            Action::ChooseCategory {
+                id: "delivery".to_owned(),
+                with_questions: true,
+                suggestion: false,
+            },
+            Action::Answer("delivery_status".to_owned(), "late".to_owned()),
+            Action::StartCallback,
+            Action::Back,
+            product(),
+        ]);
         let form = run(actions);
-        assert_eq!(form.step, Step::Details);
-        assert_eq!(form.draft.category.as_deref(), Some("delivery"));
+        assert_eq!(form.step, Step::Questions);
+        assert_eq!(form.draft.kind, SubmissionKind::Complaint);
+        assert_eq!(form.draft.answer("order_number"), "A-1029");
+        assert_eq!(form.draft.answer("delivery_status"), "late");
+        assert_eq!(form.draft.description, "It broke after three uses.");
         assert_eq!(form.draft.remedy, "A new one");
+        assert_eq!(form.draft.mood, Some(Mood::Upset));
     }
 
     #[test]
@@ -347,7 +513,7 @@ mod tests {
     }
 
     #[test]
-    fn the_idempotency_key_is_made_once_and_reused_on_retry() {
+    fn the_idempotency_key_is_made_once_and_reused_until_an_edit() {
         let mut actions = typed();
         actions.push(Action::Send {
             idempotency_key: "first-key-123".to_owned(),
@@ -355,54 +521,80 @@ mod tests {
         actions.push(Action::NotSent);
         let failed = run(actions.clone());
         assert_eq!(failed.state, FormState::Failed(Problem::NotSent));
-        assert_eq!(failed.draft.description, "It broke after three uses.");
+        assert_eq!(failed.idempotency_key.as_deref(), Some("first-key-123"));
 
-        actions.push(Action::Send {
+        let mut retried = actions.clone();
+        retried.push(Action::Send {
             idempotency_key: "second-key-456".to_owned(),
         });
-        let retried = run(actions.clone());
+        let retried = run(retried);
         assert_eq!(retried.state, FormState::Sending);
         assert_eq!(retried.idempotency_key.as_deref(), Some("first-key-123"));
 
-        actions.push(Action::Stored(receipt()));
-        actions.push(Action::StartOver);
-        assert_eq!(run(actions), Form::default());
+        actions.push(Action::EditDescription(
+            "It broke after two uses.".to_owned(),
+        ));
+        assert_eq!(run(actions).idempotency_key, None);
     }
 
     #[test]
-    fn sending_twice_or_after_a_receipt_does_nothing() {
+    fn a_queued_complaint_waits_for_its_receipt() {
         let mut actions = typed();
         actions.push(Action::Send {
             idempotency_key: "first-key-123".to_owned(),
         });
-        let sending = run(actions.clone());
-        assert_eq!(
-            sending.clone().apply(Action::Send {
-                idempotency_key: "x".repeat(9)
-            }),
-            sending
-        );
-
+        actions.push(Action::Queued);
+        let queued = run(actions.clone());
+        assert!(queued.is_busy_or_done());
+        let again = queued.clone().apply(Action::Send {
+            idempotency_key: "other-key-456".to_owned(),
+        });
+        assert_eq!(again, queued, "a second send while queued does nothing");
         actions.push(Action::Stored(receipt()));
-        let sent = run(actions);
-        assert_eq!(sent.state, FormState::Sent(receipt()));
-        assert_eq!(
-            sent.clone().apply(Action::Send {
-                idempotency_key: "x".repeat(9)
-            }),
-            sent
-        );
+        assert_eq!(run(actions).state, FormState::Sent(receipt()));
     }
 
     #[test]
-    fn collector_field_problems_land_on_their_inputs() {
+    fn prefill_and_identity_never_overwrite_what_was_typed() {
+        let form = run([
+            Action::EditContact(ContactField::Email, "mine@example.org".to_owned()),
+            Action::Prefill(Prefill {
+                description: Some("From the page".to_owned()),
+                email: Some("page@example.org".to_owned()),
+                order_number: Some("A-77".to_owned()),
+                ..Prefill::default()
+            }),
+            Action::Identify(Identity {
+                customer_id: Some("c-9".to_owned()),
+                name: Some("Ana".to_owned()),
+                email: Some("known@example.org".to_owned()),
+                ..Identity::default()
+            }),
+        ]);
+        assert_eq!(form.draft.contact.email, "mine@example.org");
+        assert_eq!(form.draft.contact.name, "Ana");
+        assert_eq!(form.draft.description, "From the page");
+        assert_eq!(form.draft.answer("order_number"), "A-77");
+        assert_eq!(
+            form.draft.identity.as_ref().unwrap().customer_id.as_deref(),
+            Some("c-9")
+        );
+        // The shopper can still clear a prefilled field.
+        let cleared = form.apply(Action::EditContact(ContactField::Name, String::new()));
+        assert_eq!(cleared.draft.contact.name, "");
+        // A new complaint after a receipt keeps who the page says they are.
+        let fresh = cleared.apply(Action::StartOver);
+        assert_eq!(fresh.draft.contact.name, "Ana");
+        assert_eq!(fresh.draft.description, "");
+    }
+
+    #[test]
+    fn collector_refusals_show_until_their_input_is_edited() {
         let body = ErrorBody {
             error: "invalid_submission".to_owned(),
             message: "Some answers need another look.".to_owned(),
             fields: vec![
                 FieldError::new("description", "too_long", "Too long."),
-                FieldError::new("description", "invalid", "Second problem, not shown."),
-                FieldError::new("remedy", "invalid", "Bad remedy."),
                 FieldError::new("page_url", "invalid", "Bad page address."),
             ],
         };
@@ -418,34 +610,9 @@ mod tests {
                 "Some answers need another look.".to_owned()
             ))
         );
-        assert_eq!(form.errors.description.as_deref(), Some("Too long."));
-        assert_eq!(form.errors.remedy.as_deref(), Some("Bad remedy."));
-        assert_eq!(form.errors.other, ["Bad page address."]);
-        assert_eq!(form.errors.first_invalid(), Some(Field::Description));
-
-        // Editing an input clears its own message and leaves the others.
+        assert_eq!(form.refused.len(), 2);
         let edited = form.apply(Action::EditDescription("Shorter.".to_owned()));
-        assert_eq!(edited.errors.description, None);
-        assert_eq!(edited.errors.first_invalid(), Some(Field::Remedy));
-    }
-
-    #[test]
-    fn local_validation_marks_fields_without_sending() {
-        let problems = vec![FieldError::new(
-            "description",
-            "required",
-            "Tell us what happened.",
-        )];
-        let form = run([
-            Action::ChooseCategory("product".to_owned()),
-            Action::Invalid(problems),
-        ]);
-        assert_eq!(form.state, FormState::Editing);
-        assert_eq!(
-            form.errors.description.as_deref(),
-            Some("Tell us what happened.")
-        );
-        assert!(form.idempotency_key.is_none());
-        assert!(!form.errors.is_empty());
+        assert_eq!(edited.refused.len(), 1);
+        assert_eq!(edited.refused[0].field, "page_url");
     }
 }

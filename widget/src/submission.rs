@@ -4,12 +4,10 @@
 //! address, browser) is made valid here, so the shared rules can only ever
 //! complain about what the shopper typed — things they can fix.
 
-use std::collections::BTreeMap;
-
 use heard_shared::limits::{PAGE_URL_MAX_CHARS, USER_AGENT_MAX_CHARS};
-use heard_shared::validate::is_language_tag;
-use heard_shared::{ComplaintSubmission, SiteConfig};
+use heard_shared::{CallbackRequest, ComplaintSubmission, Contact, SiteConfig, SubmissionKind};
 
+use crate::i18n;
 use crate::state::Draft;
 
 /// What the widget learns from the page it runs on (see [`crate::page`]).
@@ -17,53 +15,92 @@ use crate::state::Draft;
 pub struct PageContext {
     /// `<html lang>`.
     pub document_language: Option<String>,
-    /// `navigator.language`.
-    pub browser_language: Option<String>,
+    /// `navigator.languages`, the shopper's order.
+    pub browser_languages: Vec<String>,
     /// `location.href`.
     pub page_url: Option<String>,
     /// `navigator.userAgent`.
     pub user_agent: Option<String>,
 }
 
-/// Builds the submission from the form, trimming the shopper's text at the
-/// ends only.
+/// Builds the submission from the form in `language`, trimming the
+/// shopper's text at the ends only. Answers to other categories' questions,
+/// visited and left, stay behind.
 pub fn build_submission(
     draft: &Draft,
     page: &PageContext,
     site: &SiteConfig,
+    language: &str,
 ) -> ComplaintSubmission {
+    let callback = draft.kind == SubmissionKind::Callback;
+    // Only a complaint asks how bad, how it feels and what would make it
+    // right; answers left from a complaint flow visited earlier stay behind.
+    let complaint = draft.kind == SubmissionKind::Complaint;
+    let category = draft.category.clone().unwrap_or_default();
+    let answers = match site.category(&category) {
+        Some(chosen) if !callback => chosen
+            .questions
+            .iter()
+            .filter_map(|question| {
+                let answer = draft.answer(&question.id).trim();
+                (!answer.is_empty()).then(|| (question.id.clone(), answer.to_owned()))
+            })
+            .collect(),
+        _ => Default::default(),
+    };
     let remedy = draft.remedy.trim();
+    let text = |value: &str| Some(value.trim().to_owned()).filter(|value| !value.is_empty());
+    let contact = Contact {
+        name: text(&draft.contact.name),
+        email: text(&draft.contact.email),
+        phone: text(&draft.contact.phone),
+        consent: draft.contact.consent,
+    };
     ComplaintSubmission {
-        category: draft.category.clone().unwrap_or_default(),
+        category,
         description: draft.description.trim().to_owned(),
-        outcomes: draft.outcomes.clone(),
-        remedy: (!remedy.is_empty()).then(|| remedy.to_owned()),
-        severity: None,
-        mood: None,
-        language: choose_language(page, site),
+        outcomes: if complaint {
+            draft.outcomes.clone()
+        } else {
+            Vec::new()
+        },
+        remedy: (!remedy.is_empty() && complaint).then(|| remedy.to_owned()),
+        severity: draft.severity.filter(|_| complaint),
+        mood: draft.mood.filter(|_| complaint),
+        language: language.to_owned(),
         page_url: page.page_url.as_deref().and_then(page_url_for_submission),
-        user_agent: page
-            .user_agent
-            .as_deref()
-            .map(|agent| clip(agent, USER_AGENT_MAX_CHARS))
-            .filter(|agent| !agent.is_empty()),
-        answers: BTreeMap::new(),
-        contact: None,
-        ..ComplaintSubmission::default()
+        user_agent: browser_for_submission(page),
+        answers,
+        contact: (!contact.is_empty()).then_some(contact),
+        kind: draft.kind,
+        callback: callback.then(|| CallbackRequest {
+            window: draft.callback_window.trim().to_owned(),
+        }),
+        attachments: if callback {
+            Vec::new()
+        } else {
+            draft.photos.iter().map(|photo| photo.id.clone()).collect()
+        },
+        identity: draft.identity.clone(),
     }
 }
 
-/// The page's declared language, else the browser's, else the site's first,
-/// taking only well-formed tags. `en_US`-style tags are repaired on the way.
+/// The widget's language for this page and site: see [`i18n::negotiate`].
 pub fn choose_language(page: &PageContext, site: &SiteConfig) -> String {
-    let page_candidates = [&page.document_language, &page.browser_language]
-        .into_iter()
-        .flatten()
-        .map(|tag| tag.trim().replace('_', "-"));
-    page_candidates
-        .chain(site.languages.iter().cloned())
-        .find(|tag| is_language_tag(tag))
-        .unwrap_or_else(|| "en".to_owned())
+    i18n::negotiate(
+        &site.languages,
+        page.document_language.as_deref(),
+        &page.browser_languages,
+    )
+}
+
+/// The user agent as sent (and shown before sending): without control
+/// characters and within the limit.
+pub fn browser_for_submission(page: &PageContext) -> Option<String> {
+    page.user_agent
+        .as_deref()
+        .map(|agent| clip(agent, USER_AGENT_MAX_CHARS))
+        .filter(|agent| !agent.is_empty())
 }
 
 /// The page address as the collector accepts it: http(s) only, and within the
@@ -108,9 +145,10 @@ fn clip(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use heard_shared::limits::DESCRIPTION_MAX_CHARS;
-    use heard_shared::{Outcome, validate_submission};
+    use heard_shared::{Identity, Outcome, Severity, validate_submission};
 
     use super::*;
+    use crate::state::ContactDraft;
 
     fn site() -> SiteConfig {
         let mut site = SiteConfig::with_defaults("demo", "Heard demo shop");
@@ -121,7 +159,7 @@ mod tests {
     fn page() -> PageContext {
         PageContext {
             document_language: Some("en-GB".to_owned()),
-            browser_language: Some("fr".to_owned()),
+            browser_languages: vec!["fr".to_owned()],
             page_url: Some("https://shop.example/kettle?colour=red".to_owned()),
             user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".to_owned()),
         }
@@ -133,17 +171,18 @@ mod tests {
             description: "  The kettle stopped working.\n".to_owned(),
             outcomes: vec![Outcome::Fix],
             remedy: "   ".to_owned(),
+            ..Draft::default()
         }
     }
 
     #[test]
     fn a_typical_form_becomes_a_valid_submission() {
-        let submission = build_submission(&draft(), &page(), &site());
+        let submission = build_submission(&draft(), &page(), &site(), "en");
         assert_eq!(submission.category, "product");
         assert_eq!(submission.description, "The kettle stopped working.");
         assert_eq!(submission.outcomes, [Outcome::Fix]);
         assert_eq!(submission.remedy, None, "a blank remedy is left out");
-        assert_eq!(submission.language, "en-GB");
+        assert_eq!(submission.language, "en");
         assert_eq!(
             submission.page_url.as_deref(),
             Some("https://shop.example/kettle?colour=red")
@@ -154,9 +193,20 @@ mod tests {
 
     #[test]
     fn the_submission_serialises_to_the_documented_json() {
-        let mut with_remedy = draft();
-        with_remedy.remedy = " A replacement ".to_owned();
-        let json = serde_json::to_value(build_submission(&with_remedy, &page(), &site())).unwrap();
+        let mut full = draft();
+        full.remedy = " A replacement ".to_owned();
+        full.severity = Some(Severity::CostMe);
+        full.answers
+            .insert("order_number".to_owned(), " A-1029 ".to_owned());
+        // Answers to another category's questions are not sent.
+        full.answers
+            .insert("delivery_status".to_owned(), "late".to_owned());
+        full.contact = ContactDraft {
+            email: "ana@example.org".to_owned(),
+            consent: true,
+            ..ContactDraft::default()
+        };
+        let json = serde_json::to_value(build_submission(&full, &page(), &site(), "de")).unwrap();
         assert_eq!(
             json,
             serde_json::json!({
@@ -164,26 +214,77 @@ mod tests {
                 "description": "The kettle stopped working.",
                 "outcomes": ["fix"],
                 "remedy": "A replacement",
-                "language": "en-GB",
+                "severity": "cost_me",
+                "language": "de",
                 "page_url": "https://shop.example/kettle?colour=red",
                 "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+                "answers": {"order_number": "A-1029"},
+                "contact": {"email": "ana@example.org", "consent": true},
             })
         );
+    }
+
+    #[test]
+    fn a_callback_request_needs_only_a_phone_and_a_time() {
+        let callback = Draft {
+            kind: SubmissionKind::Callback,
+            contact: ContactDraft {
+                phone: "+44 20 7946 0000".to_owned(),
+                consent: true,
+                ..ContactDraft::default()
+            },
+            callback_window: "Weekdays, 9:00–12:00".to_owned(),
+            outcomes: vec![Outcome::Fix],
+            identity: Some(Identity {
+                customer_id: Some("c-1".to_owned()),
+                ..Identity::default()
+            }),
+            ..Draft::default()
+        };
+        let submission = build_submission(&callback, &page(), &site(), "en");
+        assert_eq!(submission.kind, SubmissionKind::Callback);
+        assert!(submission.outcomes.is_empty());
+        assert_eq!(
+            submission.identity.unwrap().customer_id.as_deref(),
+            Some("c-1")
+        );
+        let submission = build_submission(&callback, &page(), &site(), "en");
+        assert_eq!(validate_submission(&submission, &site()), Ok(()));
+
+        let mut no_time = callback;
+        no_time.callback_window.clear();
+        let problems =
+            validate_submission(&build_submission(&no_time, &page(), &site(), "en"), &site())
+                .unwrap_err();
+        assert_eq!(problems[0].field, "callback.window");
+    }
+
+    #[test]
+    fn a_suggestion_leaves_out_what_only_a_complaint_asks() {
+        let mut suggestion = draft();
+        suggestion.kind = SubmissionKind::Suggestion;
+        suggestion.severity = Some(Severity::Serious);
+        suggestion.remedy = "A refund".to_owned();
+        let submission = build_submission(&suggestion, &page(), &site(), "en");
+        assert_eq!(submission.kind, SubmissionKind::Suggestion);
+        assert!(submission.outcomes.is_empty());
+        assert_eq!((submission.severity, submission.remedy), (None, None));
     }
 
     #[test]
     fn only_what_the_shopper_typed_can_fail_validation() {
         let hostile_page = PageContext {
             document_language: Some("<script>".to_owned()),
-            browser_language: Some("en_US".to_owned()),
+            browser_languages: vec!["en_US".to_owned()],
             page_url: Some(format!(
                 "https://shop.example/?q={}",
                 "x".repeat(PAGE_URL_MAX_CHARS)
             )),
             user_agent: Some(format!("agent\u{0}{}", "y".repeat(USER_AGENT_MAX_CHARS))),
         };
-        let submission = build_submission(&draft(), &hostile_page, &site());
-        assert_eq!(submission.language, "en-US");
+        let language = choose_language(&hostile_page, &site());
+        assert_eq!(language, "en");
+        let submission = build_submission(&draft(), &hostile_page, &site(), &language);
         assert_eq!(
             submission.page_url.as_deref(),
             Some("https://shop.example/")
@@ -193,7 +294,7 @@ mod tests {
         let mut too_long = draft();
         too_long.description = "x".repeat(DESCRIPTION_MAX_CHARS + 1);
         let problems = validate_submission(
-            &build_submission(&too_long, &hostile_page, &site()),
+            &build_submission(&too_long, &hostile_page, &site(), "en"),
             &site(),
         )
         .unwrap_err();
@@ -205,11 +306,12 @@ mod tests {
     }
 
     #[test]
-    fn language_falls_back_from_page_to_browser_to_site() {
+    fn language_follows_the_page_then_the_browser_then_the_site() {
         let mut page = page();
         page.document_language = None;
-        assert_eq!(choose_language(&page, &site()), "fr");
-        page.browser_language = Some(String::new());
+        page.browser_languages = vec!["fr".to_owned(), "en-US".to_owned()];
+        assert_eq!(choose_language(&page, &site()), "en");
+        page.browser_languages.clear();
         assert_eq!(choose_language(&page, &site()), "de");
         let mut no_languages = site();
         no_languages.languages.clear();

@@ -12,6 +12,7 @@ use crate::{cmd, setup, target_dir, widget};
 #[derive(Default)]
 struct Built {
     widget_dir: Option<PathBuf>,
+    axe_script: Option<PathBuf>,
     tests: cmd::Tally,
 }
 
@@ -21,7 +22,7 @@ const STEPS: &[(&str, StepFn)] = &[
     ("formatting", formatting),
     ("lints", lints),
     ("widget build", widget_build),
-    ("Chromium and chromedriver", browser),
+    ("Chromium, chromedriver and axe-core", browser),
     ("collector build", collector_build),
     ("workspace tests, end to end included", workspace_tests),
     ("widget tests (native)", widget_tests),
@@ -89,8 +90,10 @@ fn widget_build(root: &Path, built: &mut Built) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn browser(_: &Path, _: &mut Built) -> anyhow::Result<()> {
-    setup::ensure_chromium()
+fn browser(root: &Path, built: &mut Built) -> anyhow::Result<()> {
+    setup::ensure_chromium()?;
+    built.axe_script = Some(setup::ensure_axe(&target_dir(root))?);
+    Ok(())
 }
 
 fn collector_build(root: &Path, _: &mut Built) -> anyhow::Result<()> {
@@ -112,6 +115,10 @@ fn workspace_tests(root: &Path, built: &mut Built) -> anyhow::Result<()> {
         .widget_dir
         .clone()
         .context("the widget build step did not run")?;
+    let axe_script = built
+        .axe_script
+        .clone()
+        .context("the browser setup step did not run")?;
     // The widget's host tests are the next step, under their own heading.
     let mut tests = cmd::cargo(root, &["test", "--workspace", "--exclude", "heard-widget"]);
     tests
@@ -119,7 +126,8 @@ fn workspace_tests(root: &Path, built: &mut Built) -> anyhow::Result<()> {
         .env("HEARD_WIDGET_DIR", &widget_dir)
         .env("HEARD_WWW_DIR", root.join("www"))
         .env("CHROMEDRIVER", setup::CHROMEDRIVER)
-        .env("CHROMIUM", setup::CHROMIUM);
+        .env("CHROMIUM", setup::CHROMIUM)
+        .env("HEARD_AXE_SCRIPT", &axe_script);
     cmd::run_tests(&mut tests, &mut built.tests)
 }
 

@@ -1,13 +1,55 @@
 //! Installing what the build and the browser tests need, only when it is missing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use anyhow::{Context, bail};
 
 use crate::cmd;
 
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// The axe-core major version the accessibility tests run; npm picks the
+/// newest 4.x, whose rules only ever grow stricter within the major.
+const AXE_CORE: &str = "axe-core@4";
+
+/// Where the accessibility tests find axe-core's browser build, below the
+/// target directory so it is never committed.
+pub fn axe_script(target_dir: &Path) -> PathBuf {
+    target_dir
+        .join("npm")
+        .join("node_modules")
+        .join("axe-core")
+        .join("axe.min.js")
+}
+
+/// Installs axe-core from npm into `<target>/npm` when it is missing, and
+/// returns the path of `axe.min.js`.
+pub fn ensure_axe(target_dir: &Path) -> anyhow::Result<PathBuf> {
+    let script = axe_script(target_dir);
+    if script.is_file() {
+        eprintln!("xtask: {} is installed", script.display());
+        return Ok(script);
+    }
+    let prefix = target_dir.join("npm");
+    std::fs::create_dir_all(&prefix).with_context(|| format!("creating {}", prefix.display()))?;
+    cmd::run(
+        Command::new("npm")
+            .arg("install")
+            .arg("--prefix")
+            .arg(&prefix)
+            .args(["--no-audit", "--no-fund", AXE_CORE]),
+    )?;
+    if !script.is_file() {
+        bail!(
+            "npm installed {AXE_CORE} but {} is missing",
+            script.display()
+        );
+    }
+    Ok(script)
+}
 
 /// Adds the wasm32 target through rustup when `rustup target list --installed`
 /// lacks it. Without rustup, cargo will explain what is missing.

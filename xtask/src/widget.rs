@@ -62,5 +62,29 @@ pub fn build_widget(workspace_root: &Path, release: bool) -> anyhow::Result<Path
     let css = workspace_root.join("www").join("widget.css");
     fs::copy(&css, out_dir.join("widget.css"))
         .with_context(|| format!("copying {}", css.display()))?;
+    copy_catalogs(
+        &workspace_root.join("widget").join("i18n"),
+        &out_dir.join("i18n"),
+    )?;
     Ok(out_dir)
+}
+
+/// Copies the language catalogs next to the widget, where it fetches the
+/// shopper's language from `/widget/i18n/{tag}.json` (English is built in,
+/// but copied too so every language is served the same way).
+fn copy_catalogs(from: &Path, to: &Path) -> anyhow::Result<()> {
+    fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    let entries = fs::read_dir(from).with_context(|| format!("reading {}", from.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "json")
+            && let Some(name) = path.file_name()
+        {
+            fs::copy(&path, to.join(name))
+                .with_context(|| format!("copying {}", path.display()))?;
+        }
+    }
+    Ok(())
 }

@@ -1,48 +1,163 @@
-//! Step two: what happened (required), what would make it right, and sending.
+//! What happened (the one required answer), and in plain words how bad it
+//! is, how the shopper feels and what would make it right. A suggestion asks
+//! only for the idea.
 
-use heard_shared::Outcome;
-use web_sys::{HtmlInputElement, HtmlTextAreaElement};
+use heard_shared::{Mood, Outcome, Severity, SubmissionKind};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::state::{Form, FormState, Problem};
+use super::StepContext;
+use super::fields::{self, Choice, InputKind, TextField};
+use crate::photos::Photos;
+use crate::state::Action;
 
-#[derive(Properties, PartialEq)]
-pub struct DetailsProps {
-    /// The chosen category as the shopper read it.
-    pub category_label: AttrValue,
-    pub form: Form,
-    pub on_back: Callback<()>,
-    pub on_description: Callback<String>,
-    pub on_outcome: Callback<(Outcome, bool)>,
-    pub on_remedy: Callback<String>,
-    pub on_submit: Callback<()>,
+/// Categories where a photo helps: things that can be seen.
+const PHOTO_CATEGORIES: [&str; 3] = ["product", "safety", "suggestion"];
+
+pub fn view(ctx: &StepContext) -> Html {
+    let t = &ctx.texts;
+    let draft = &ctx.form.draft;
+    let suggestion = draft.kind == SubmissionKind::Suggestion;
+    let (label_key, hint_key, title_key) = if suggestion {
+        (
+            "description.label.suggestion",
+            "description.hint.suggestion",
+            "step.details.title.suggestion",
+        )
+    } else {
+        (
+            "description.label",
+            "description.hint",
+            "step.details.title",
+        )
+    };
+    let description = fields::text_field(
+        ctx,
+        TextField {
+            path: "description".to_owned(),
+            hook: "description",
+            label: t.get(label_key),
+            hint: Some(t.get(hint_key)),
+            required: true,
+            kind: InputKind::LongText,
+            autocomplete: None,
+            question: None,
+            value: draft.description.clone(),
+            on_input: ctx.dispatch.reform(Action::EditDescription),
+        },
+    );
+    let category = draft.category.as_deref().unwrap_or_default();
+    let known = ctx
+        .texts
+        .english_text(&format!("category.{category}.label"))
+        .is_some();
+    let photos = (PHOTO_CATEGORIES.contains(&category) || !known).then(|| {
+        let on_change = ctx.dispatch.reform(Action::SetPhotos);
+        html! {
+            <div class="heard-field">
+                <p class="heard-muted">{ t.get("photos.hint") }</p>
+                <Photos
+                    collector={ctx.collector.clone()}
+                    site_key={ctx.site_key.clone()}
+                    photos={draft.photos.clone()}
+                    {on_change}
+                />
+            </div>
+        }
+    });
+    let body = html! {
+        <>
+            { description }
+            if !suggestion {
+                { severity(ctx) }
+                { mood(ctx) }
+                { outcomes(ctx) }
+                { fields::text_field(ctx, TextField {
+                    path: "remedy".to_owned(),
+                    hook: "remedy",
+                    label: t.get("remedy.label"),
+                    hint: None,
+                    required: false,
+                    kind: InputKind::Text,
+                    autocomplete: Some("off"),
+                    question: None,
+                    value: draft.remedy.clone(),
+                    on_input: ctx.dispatch.reform(Action::EditRemedy),
+                }) }
+            }
+            { for photos }
+        </>
+    };
+    ctx.frame(title_key, body)
 }
 
-const DESCRIPTION_ERROR_ID: &str = "heard-description-error";
-const OUTCOMES_ERROR_ID: &str = "heard-outcomes-error";
-const REMEDY_ERROR_ID: &str = "heard-remedy-error";
-const CATEGORY_ERROR_ID: &str = "heard-category-error";
+fn severity(ctx: &StepContext) -> Html {
+    let choices = Severity::ALL
+        .iter()
+        .map(|severity| Choice {
+            value: severity.as_str().to_owned(),
+            label: ctx.texts.get(&format!("severity.{}", severity.as_str())),
+        })
+        .collect();
+    let on_pick = ctx.dispatch.reform(|value: String| {
+        let severity = Severity::ALL
+            .into_iter()
+            .find(|severity| severity.as_str() == value)
+            .unwrap_or(Severity::Inconvenience);
+        Action::SetSeverity(severity)
+    });
+    fields::radio_group(
+        ctx,
+        "severity",
+        "severity",
+        None,
+        ctx.texts.get("severity.legend"),
+        None,
+        choices,
+        ctx.form.draft.severity.map(Severity::as_str),
+        false,
+        on_pick,
+    )
+}
 
-#[function_component(Details)]
-pub fn details(props: &DetailsProps) -> Html {
-    let form = &props.form;
-    let errors = &form.errors;
-    let sending = form.state == FormState::Sending;
+fn mood(ctx: &StepContext) -> Html {
+    let choices = Mood::ALL
+        .iter()
+        .map(|mood| Choice {
+            value: mood.as_str().to_owned(),
+            label: ctx.texts.get(&format!("mood.{}", mood.as_str())),
+        })
+        .collect();
+    let on_pick = ctx.dispatch.reform(|value: String| {
+        let mood = Mood::ALL
+            .into_iter()
+            .find(|mood| mood.as_str() == value)
+            .unwrap_or(Mood::Calm);
+        Action::SetMood(mood)
+    });
+    html! {
+        <div class="heard-moods">
+            { fields::radio_group(
+                ctx,
+                "mood",
+                "mood",
+                None,
+                ctx.texts.get("mood.legend"),
+                None,
+                choices,
+                ctx.form.draft.mood.map(Mood::as_str),
+                false,
+                on_pick,
+            ) }
+        </div>
+    }
+}
 
-    let onsubmit = props
-        .on_submit
-        .reform(|event: SubmitEvent| event.prevent_default());
-    let on_back = props.on_back.reform(|_: MouseEvent| ());
-    let on_description = props
-        .on_description
-        .reform(|event: InputEvent| event.target_unchecked_into::<HtmlTextAreaElement>().value());
-    let on_remedy = props
-        .on_remedy
-        .reform(|event: InputEvent| event.target_unchecked_into::<HtmlInputElement>().value());
-
-    let outcomes = Outcome::ALL.into_iter().map(|outcome| {
-        let onchange = props.on_outcome.reform(move |event: Event| {
-            (
+fn outcomes(ctx: &StepContext) -> Html {
+    let id = fields::input_id("outcomes");
+    let boxes = Outcome::ALL.into_iter().map(|outcome| {
+        let onchange = ctx.dispatch.reform(move |event: Event| {
+            Action::SetOutcome(
                 outcome,
                 event.target_unchecked_into::<HtmlInputElement>().checked(),
             )
@@ -53,134 +168,25 @@ pub fn details(props: &DetailsProps) -> Html {
                     type="checkbox"
                     name="outcome"
                     data-heard="outcome"
+                    data-field={(outcome == Outcome::ALL[0]).then_some("outcomes")}
                     value={outcome.as_str()}
-                    checked={form.draft.has_outcome(outcome)}
+                    checked={ctx.form.draft.has_outcome(outcome)}
                     {onchange}
                 />
-                <span>{ outcome.label() }</span>
+                <span>{ ctx.texts.get(&format!("outcome.{}", outcome.as_str())) }</span>
             </label>
         }
     });
-
-    let submit_label = match &form.state {
-        FormState::Sending => "Sending…",
-        FormState::Failed(Problem::NotSent) => "Try again",
-        _ => "Send",
-    };
-
+    let has_problem = ctx.shown.contains_key("outcomes");
     html! {
-        <form class="heard-step" novalidate=true {onsubmit}>
-            <div class="heard-chosen-category">
-                <p>
-                    <span class="heard-muted">{ "About: " }</span>
-                    <strong>{ &props.category_label }</strong>
-                </p>
-                <button
-                    type="button"
-                    class="heard-button heard-secondary"
-                    data-heard="back"
-                    aria-describedby={errors.category.as_ref().map(|_| CATEGORY_ERROR_ID)}
-                    onclick={on_back}
-                >
-                    { "Back" }
-                </button>
-            </div>
-            { field_error(CATEGORY_ERROR_ID, errors.category.as_deref()) }
-
-            <div class="heard-field">
-                <label for="heard-description">
-                    { "What happened?" }
-                    <span class="heard-muted">{ " (required)" }</span>
-                </label>
-                <textarea
-                    id="heard-description"
-                    data-heard="description"
-                    rows="5"
-                    required=true
-                    aria-invalid={errors.description.as_ref().map(|_| "true")}
-                    aria-describedby={errors.description.as_ref().map(|_| DESCRIPTION_ERROR_ID)}
-                    value={form.draft.description.clone()}
-                    oninput={on_description}
-                />
-                { field_error(DESCRIPTION_ERROR_ID, errors.description.as_deref()) }
-            </div>
-
-            <fieldset
-                class="heard-field heard-outcomes"
-                aria-describedby={errors.outcomes.as_ref().map(|_| OUTCOMES_ERROR_ID)}
-            >
-                <legend>{ "What would make this right?" }</legend>
-                <p class="heard-muted">{ "Choose any that fit." }</p>
-                { for outcomes }
-                { field_error(OUTCOMES_ERROR_ID, errors.outcomes.as_deref()) }
-            </fieldset>
-
-            <div class="heard-field">
-                <label for="heard-remedy">
-                    { "In your own words" }
-                    <span class="heard-muted">{ " (optional)" }</span>
-                </label>
-                <input
-                    id="heard-remedy"
-                    type="text"
-                    data-heard="remedy"
-                    aria-invalid={errors.remedy.as_ref().map(|_| "true")}
-                    aria-describedby={errors.remedy.as_ref().map(|_| REMEDY_ERROR_ID)}
-                    value={form.draft.remedy.clone()}
-                    oninput={on_remedy}
-                />
-                { field_error(REMEDY_ERROR_ID, errors.remedy.as_deref()) }
-            </div>
-
-            <p class="heard-muted heard-privacy">
-                { "You stay anonymous: we do not ask who you are." }
-            </p>
-
-            // Always in the page so that screen readers announce what appears in it.
-            <div class="heard-notices" role="alert">
-                { problem_notice(&form.state) }
-                { for errors.other.iter().map(|message| html! {
-                    <p class="heard-error" data-heard="error">{ message }</p>
-                }) }
-            </div>
-            <p class="heard-muted" role="status">
-                { if sending { "Sending your complaint…" } else { "" } }
-            </p>
-
-            <div class="heard-actions">
-                // aria-disabled rather than disabled: a disabled button drops
-                // keyboard focus to the page while the complaint is on its way.
-                <button
-                    type="submit"
-                    class="heard-button heard-primary"
-                    data-heard="submit"
-                    aria-disabled={sending.then_some("true")}
-                >
-                    { submit_label }
-                </button>
-            </div>
-        </form>
+        <fieldset
+            class="heard-field heard-choices"
+            aria-describedby={fields::describedby(&id, true, has_problem)}
+        >
+            <legend>{ ctx.texts.get("outcome.legend") }</legend>
+            { fields::hint(&id, Some(&ctx.texts.get("outcome.hint"))) }
+            { for boxes }
+            { fields::problem_slot(ctx, &id, "outcomes") }
+        </fieldset>
     }
-}
-
-fn field_error(id: &'static str, message: Option<&str>) -> Html {
-    match message {
-        Some(message) => html! {
-            <p {id} class="heard-error" data-heard="error" aria-live="polite">{ message }</p>
-        },
-        None => Html::default(),
-    }
-}
-
-fn problem_notice(state: &FormState) -> Html {
-    let message = match state {
-        FormState::Failed(Problem::NotSent) => {
-            "Your complaint was not sent: we could not reach the shop's complaint service. \
-             Nothing you wrote is lost. Check your connection and press Try again."
-                .to_owned()
-        }
-        FormState::Failed(Problem::Refused(message)) => message.clone(),
-        _ => return Html::default(),
-    };
-    html! { <p class="heard-error" data-heard="error">{ message }</p> }
 }

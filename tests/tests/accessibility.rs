@@ -1,0 +1,111 @@
+//! axe-core audits every screen of the widget a shopper can reach on the
+//! main path — the launcher, the category list, each later step, a step
+//! showing an error, and the receipt — in a real Chromium, and fails on any
+//! violation of WCAG 2.2 A/AA or axe's best practices.
+
+use std::time::Instant;
+
+use anyhow::bail;
+use heard_e2e::axe::audit_widget;
+use heard_e2e::serial::one_browser_at_a_time;
+use heard_e2e::shopper::{receipt_reference, screen};
+use heard_e2e::wait::{DEADLINE, POLL_INTERVAL};
+use heard_e2e::{Browser, RunningCollector};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_screen_of_the_widget_passes_axe_core() -> anyhow::Result<()> {
+    let _turn = one_browser_at_a_time().await;
+    let collector = RunningCollector::start()?;
+    let browser = Browser::start().await?;
+    let result = walk_and_audit(&collector, &browser).await;
+    browser.finish("accessibility", &collector, result).await
+}
+
+async fn walk_and_audit(collector: &RunningCollector, browser: &Browser) -> anyhow::Result<()> {
+    browser
+        .goto(&format!("{}/", collector.demo_shop_url()))
+        .await?;
+    browser
+        .widget_element(r#"button[data-heard="launcher"]"#)
+        .await?;
+    audit_widget(browser, "the closed launcher").await?;
+
+    browser
+        .click_in_widget(r#"button[data-heard="launcher"]"#)
+        .await?;
+    browser
+        .widget_element(r#"button[data-heard="category"]"#)
+        .await?;
+    audit_widget(browser, "the category step").await?;
+
+    browser
+        .click_in_widget(r#"button[data-heard="category"][data-category="product"]"#)
+        .await?;
+    let started = Instant::now();
+    let mut audited: Vec<Value> = Vec::new();
+    let mut error_audited = false;
+    let mut last_state = Value::Null;
+    loop {
+        if started.elapsed() > DEADLINE * 3 {
+            bail!("gave up walking the form; screens audited: {audited:#?}");
+        }
+        let state = screen(browser).await?;
+        // Clicking "next" re-renders; an unchanged screen is not handled twice.
+        if state == last_state {
+            tokio::time::sleep(POLL_INTERVAL).await;
+            continue;
+        }
+        if !audited.contains(&state["screen"]) {
+            audit_widget(browser, &format!("the step {}", state["screen"])).await?;
+            audited.push(state["screen"].clone());
+        }
+        if state["description"].as_str() == Some("") {
+            if !error_audited {
+                // Moving on without saying what happened shows an error.
+                let button = if state["submit"] == true {
+                    "submit"
+                } else {
+                    "next"
+                };
+                browser
+                    .click_in_widget(&format!(r#"button[data-heard="{button}"]"#))
+                    .await?;
+                browser.widget_element(r#"[data-heard="error"]"#).await?;
+                audit_widget(browser, "a step showing an error").await?;
+                error_audited = true;
+            }
+            browser
+                .type_in_widget(
+                    r#"textarea[data-heard="description"]"#,
+                    "The handle came off the first time I lifted the kettle.",
+                )
+                .await?;
+            continue;
+        }
+        if state["fix"] == false {
+            browser
+                .click_in_widget(r#"input[data-heard="outcome"][value="fix"]"#)
+                .await?;
+            continue;
+        }
+        if state["submit"] == true {
+            browser
+                .click_in_widget(r#"button[data-heard="submit"]"#)
+                .await?;
+            break;
+        }
+        if state["next"] == true {
+            browser
+                .click_in_widget(r#"button[data-heard="next"]"#)
+                .await?;
+        }
+        last_state = state;
+    }
+    receipt_reference(browser).await?;
+    audit_widget(browser, "the receipt").await?;
+    if !error_audited {
+        bail!("no step asked for a description, so no error state was audited");
+    }
+    Ok(())
+}
