@@ -114,6 +114,40 @@ impl RunningCollector {
         Ok(status)
     }
 
+    /// Asks the collector to stop, as a service manager would: SIGTERM, then
+    /// waits (at most [`DEADLINE`]) for it to exit by itself.
+    pub fn terminate(&mut self) -> anyhow::Result<ExitStatus> {
+        let mut process = self
+            .process
+            .take()
+            .ok_or_else(|| anyhow!("the collector is not running"))?;
+        let pid = process.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .context("running kill -TERM")?;
+        if !sent.success() {
+            bail!("kill -TERM {pid} failed ({sent})");
+        }
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = process
+                .child
+                .try_wait()
+                .context("waiting for the collector")?
+            {
+                break status;
+            }
+            if started.elapsed() > DEADLINE {
+                let _ = process.child.kill();
+                bail!("the collector did not exit within {DEADLINE:?} of SIGTERM");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        self.killed_run_log = process.log.finish();
+        Ok(status)
+    }
+
     /// Starts the collector again on the same database and ports, killing it
     /// hard first if it is still running.
     pub fn restart(&mut self) -> anyhow::Result<()> {

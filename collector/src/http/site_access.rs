@@ -67,6 +67,12 @@ fn origin_allowed(site: &Site, public_origin: &str, origin: &HeaderValue) -> boo
 fn grant(headers: &mut HeaderMap, origin: HeaderValue, preflight: bool) {
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    // The widget backs off by Retry-After and notes replayed receipts; a
+    // cross-origin script sees only the headers named here.
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("retry-after, idempotent-replayed"),
+    );
     if preflight {
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,

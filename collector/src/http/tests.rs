@@ -99,6 +99,10 @@ async fn a_complaint_is_stored_and_answered_with_a_receipt() {
         response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
         SHOP
     );
+    let exposed = response.headers()[header::ACCESS_CONTROL_EXPOSE_HEADERS]
+        .to_str()
+        .unwrap();
+    assert!(exposed.contains("retry-after"), "{exposed}");
     let receipt: Receipt = json_body(response).await;
     assert!(heard_shared::Reference::parse(&receipt.reference).is_some());
     assert!(receipt.status_url.starts_with("http://heard.test/r/"));
