@@ -12,7 +12,7 @@
     '.heard-launcher,.heard-load-error{position:fixed;right:16px;bottom:16px;z-index:2147483000;' +
     'margin:0;font:600 15px system-ui,sans-serif}' +
     '.heard-launcher{min-height:44px;padding:10px 18px;border:0;border-radius:22px;' +
-    'background:#1f5fbf;color:#fff;box-shadow:0 2px 10px #0006;cursor:pointer}' +
+    'background:var(--heard-accent,#1f5fbf);color:#fff;box-shadow:0 2px 10px #0006;cursor:pointer}' +
     '.heard-launcher:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}' +
     ':host([data-position=left]) :is(.heard-launcher,.heard-load-error){left:16px;right:auto}' +
     '.heard-load-error{bottom:72px;padding:8px;background:#fff;color:#8c1d18}' +

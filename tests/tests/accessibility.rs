@@ -109,3 +109,86 @@ async fn walk_and_audit(collector: &RunningCollector, browser: &Browser) -> anyh
     }
     Ok(())
 }
+
+/// The paths off the main road get the same audit: a callback request from
+/// the channel list, the softer suggestion path, and the whole dialog in a
+/// right-to-left language.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callback_suggestion_and_right_to_left_screens_pass_axe_core() -> anyhow::Result<()> {
+    let _turn = one_browser_at_a_time().await;
+    let collector = RunningCollector::start()?;
+    let browser = Browser::start().await?;
+    let result = audit_side_paths(&collector, &browser).await;
+    browser
+        .finish("accessibility-side-paths", &collector, result)
+        .await
+}
+
+async fn open_widget(collector: &RunningCollector, browser: &Browser) -> anyhow::Result<()> {
+    browser
+        .goto(&format!("{}/", collector.demo_shop_url()))
+        .await?;
+    browser
+        .click_in_widget(r#"button[data-heard="launcher"]"#)
+        .await?;
+    browser
+        .widget_element(r#"button[data-heard="category"]"#)
+        .await?;
+    Ok(())
+}
+
+async fn audit_side_paths(collector: &RunningCollector, browser: &Browser) -> anyhow::Result<()> {
+    // A callback request: its own step, then a receipt of its own.
+    open_widget(collector, browser).await?;
+    browser
+        .click_in_widget(r#"[data-heard="channel"][data-kind="callback"]"#)
+        .await?;
+    browser
+        .widget_element(r#"select[data-heard="callback-window"]"#)
+        .await?;
+    audit_widget(browser, "the callback step").await?;
+    browser
+        .type_in_widget(r#"input[data-heard="contact-phone"]"#, "+44 20 7946 0000")
+        .await?;
+    browser
+        .click_in_widget(r#"input[data-heard="consent"]"#)
+        .await?;
+    browser
+        .click_in_widget(r#"select[data-heard="callback-window"] option:nth-child(2)"#)
+        .await?;
+    browser
+        .click_in_widget(r#"button[data-heard="submit"]"#)
+        .await?;
+    let reference = receipt_reference(browser).await?;
+    audit_widget(browser, "the callback receipt").await?;
+    let kind: String = collector.open_database()?.query_row(
+        "SELECT kind FROM complaints WHERE reference = ?1",
+        [&reference],
+        |row| row.get(0),
+    )?;
+    assert_eq!(
+        kind, "callback",
+        "the callback request {reference} is stored as one"
+    );
+
+    // The softer suggestion path.
+    open_widget(collector, browser).await?;
+    browser
+        .click_in_widget(r#"button[data-heard="suggestion"]"#)
+        .await?;
+    browser
+        .widget_element(r#"textarea[data-heard="description"]"#)
+        .await?;
+    audit_widget(browser, "the suggestion step").await?;
+
+    // Right to left: the same dialog in Arabic.
+    open_widget(collector, browser).await?;
+    browser
+        .click_in_widget(r#"select[data-heard="language"] option[value="ar"]"#)
+        .await?;
+    browser
+        .widget_element(r#"[data-heard="dialog"][dir="rtl"], [dir="rtl"] [data-heard="dialog"]"#)
+        .await?;
+    audit_widget(browser, "the category step in Arabic").await?;
+    Ok(())
+}
