@@ -63,7 +63,7 @@ pub async fn send_complaint(
 ) -> Result<Receipt, ApiError> {
     let url = endpoint(collector, site_key, "complaints");
     // Serialising plain strings and enums cannot fail.
-    let body = serde_json::to_string(submission).unwrap_or_default();
+    let body = crate::json::to_string(submission);
     let headers = [
         ("Content-Type", "application/json"),
         (IDEMPOTENCY_KEY_HEADER, idempotency_key),
@@ -102,13 +102,13 @@ pub fn interpret<T: DeserializeOwned>(
     body: &str,
 ) -> Result<T, ApiError> {
     match status {
-        200..=299 => serde_json::from_str(body).map_err(|_| ApiError::Unexpected(status)),
+        200..=299 => crate::json::from_str(body).ok_or(ApiError::Unexpected(status)),
         429 | 500..=599 => Err(ApiError::Busy {
             retry_after_ms: retry_after.and_then(parse_retry_after),
         }),
-        _ => match serde_json::from_str::<ErrorBody>(body) {
-            Ok(error) => Err(ApiError::Refused(error)),
-            Err(_) => Err(ApiError::Unexpected(status)),
+        _ => match crate::json::from_str::<ErrorBody>(body) {
+            Some(error) => Err(ApiError::Refused(error)),
+            None => Err(ApiError::Unexpected(status)),
         },
     }
 }

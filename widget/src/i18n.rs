@@ -51,7 +51,7 @@ impl Texts {
     /// English only.
     pub fn english() -> Texts {
         // The catalog is checked by a test, so parsing cannot fail at run time.
-        let english = serde_json::from_str(ENGLISH_JSON).unwrap_or_default();
+        let english = crate::json::from_str(ENGLISH_JSON).unwrap_or_default();
         Texts {
             language: "en".to_owned(),
             english: Rc::new(english),

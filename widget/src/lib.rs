@@ -45,6 +45,7 @@ pub mod app;
 pub mod checks;
 pub mod delivery;
 pub mod i18n;
+pub mod json;
 pub mod outbox;
 pub mod page;
 pub mod panel;

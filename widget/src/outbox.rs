@@ -115,18 +115,15 @@ fn without(mut list: Vec<Pending>, idempotency_key: &str) -> Vec<Pending> {
 
 fn encode(list: &[Pending]) -> String {
     // Plain strings, numbers and enums: serialising cannot fail.
-    serde_json::to_string(list).unwrap_or_default()
+    crate::json::to_string(list)
 }
 
 /// Reads the stored list, skipping entries that no longer parse (a widget
 /// version with a different shape) and entries past their age.
 fn decode(text: &str, now_ms: f64) -> Vec<Pending> {
-    let Ok(values) = serde_json::from_str::<Vec<serde_json::Value>>(text) else {
-        return Vec::new();
-    };
-    values
+    crate::json::list_from_str::<Pending>(text)
+        .unwrap_or_default()
         .into_iter()
-        .filter_map(|value| serde_json::from_value::<Pending>(value).ok())
         .filter(|pending| now_ms - pending.saved_at_ms <= MAX_AGE_MS)
         .collect()
 }

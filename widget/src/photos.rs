@@ -78,13 +78,13 @@ impl UploadProblem {
     /// undecodable; `429` and `5xx` worth retrying.
     pub fn interpret(status: u16, body: &str) -> Result<AttachmentReceipt, Self> {
         match status {
-            200..=299 => serde_json::from_str(body).map_err(|_| Self::Network),
+            200..=299 => crate::json::from_str(body).ok_or(Self::Network),
             413 => Err(Self::TooLarge),
             415 => Err(Self::NotAPhoto),
             422 => {
                 // The collector answers 422 both for decompression bombs and for
                 // files it cannot decode; only its error code tells them apart.
-                let code = serde_json::from_str::<ErrorBody>(body)
+                let code = crate::json::from_str::<ErrorBody>(body)
                     .map(|error| error.error.to_ascii_lowercase())
                     .unwrap_or_default();
                 if code.contains("pixel") || code.contains("large") {
