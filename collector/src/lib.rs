@@ -33,6 +33,8 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error("the server failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("staff accounts cannot start: {0}")]
+    Accounts(#[from] domain::accounts::AccountError),
 }
 
 /// Serves the collector on `listener` until `shutdown` completes, then lets
@@ -45,11 +47,20 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let store = Store::open(&settings.database, settings.max_batch, settings.write_queue)?;
     let public_url = public_url(settings, listener.local_addr()?);
+    let accounts = match domain::accounts::Accounts::new(store.clone(), settings.password_params())
+    {
+        Ok(accounts) => accounts,
+        Err(error) => {
+            store.shutdown().await;
+            return Err(error.into());
+        }
+    };
     let state = http::AppState::new(
         store.clone(),
         &public_url,
         settings.www_dir.clone(),
         settings.widget_dir.clone(),
+        accounts,
     );
     let janitor = tokio::spawn(domain::attachments::sweep_unclaimed(store.clone()));
     let result = serve_router(http::router(state), listener, shutdown).await;
@@ -88,7 +99,9 @@ async fn serve_router(
         shutdown.await;
         let _ = began.send(());
     };
-    let server = axum::serve(listener, router)
+    // Connection info gives handlers the peer address (sign-in throttling).
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, service)
         .with_graceful_shutdown(signal)
         .into_future();
     let grace_over = async {

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use heard_collector::clock::now_millis;
+use heard_collector::domain::accounts::Accounts;
 use heard_collector::domain::demo::demo_site;
 use heard_collector::settings::Settings;
 use heard_collector::store::{NewSite, Store};
@@ -44,6 +46,40 @@ enum Command {
     /// Manage merchants' sites.
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an owner account (the first one of a merchant; owners invite
+    /// everyone else from the inbox). The password is read from
+    /// HEARD_NEW_PASSWORD, or else asked for on the terminal (it is shown as
+    /// typed: run it where nobody watches, or use the variable).
+    Add {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Create an owner. Required: other roles join by invitation.
+        #[arg(long)]
+        owner: bool,
+        /// The merchant (tenant); created if new.
+        #[arg(long)]
+        merchant: String,
+        /// The address the owner signs in with.
+        #[arg(long)]
+        email: String,
+        /// The name colleagues see; defaults to the part of the email before '@'.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List a merchant's staff.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        merchant: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -100,7 +136,89 @@ async fn main() -> anyhow::Result<()> {
         Command::Site(SiteCommand::List { config }) => {
             list_sites(&Settings::load(config.config.as_deref())?).await
         }
+        Command::User(UserCommand::Add {
+            config,
+            owner,
+            merchant,
+            email,
+            name,
+        }) => {
+            if !owner {
+                anyhow::bail!(
+                    "only owners are created here (pass --owner); owners invite everyone else"
+                );
+            }
+            let settings = Settings::load(config.config.as_deref())?;
+            add_owner(&settings, &merchant, &email, name).await
+        }
+        Command::User(UserCommand::List { config, merchant }) => {
+            list_users(&Settings::load(config.config.as_deref())?, &merchant).await
+        }
     }
+}
+
+async fn add_owner(
+    settings: &Settings,
+    merchant: &str,
+    email: &str,
+    name: Option<String>,
+) -> anyhow::Result<()> {
+    let password = new_password()?;
+    let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_owned());
+    let store = Store::open(&settings.database, 1, 1)?;
+    let created = match Accounts::new(store.clone(), settings.password_params()) {
+        Ok(accounts) => {
+            accounts
+                .create_owner(merchant, email, &name, password, now_millis())
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    store.shutdown().await;
+    let user = created?;
+    println!(
+        "Created owner {} ({}) of {merchant:?}. Sign in at {}/api/v1/auth/login.",
+        user.email,
+        user.display_name,
+        heard_collector::public_url(settings, settings.listen)
+    );
+    Ok(())
+}
+
+/// The new password: HEARD_NEW_PASSWORD, or a line typed on the terminal.
+fn new_password() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("HEARD_NEW_PASSWORD") {
+        return Ok(password);
+    }
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("set HEARD_NEW_PASSWORD, or run this on a terminal to type the password");
+    }
+    eprint!("Password for the new owner (at least 12 characters; it is shown as you type): ");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the password")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn list_users(settings: &Settings, merchant: &str) -> anyhow::Result<()> {
+    let store = Store::open(&settings.database, 1, 1)?;
+    let listed = match Accounts::new(store.clone(), settings.password_params()) {
+        Ok(accounts) => accounts.staff_of_merchant(merchant).await,
+        Err(error) => Err(error),
+    };
+    store.shutdown().await;
+    for user in listed? {
+        let state = if user.disabled { "disabled" } else { "active" };
+        println!(
+            "{}\t{}\t{}\t{}\t{state}",
+            user.id,
+            user.email,
+            user.role.as_str(),
+            user.display_name
+        );
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {

@@ -29,6 +29,10 @@ pub struct Settings {
     pub max_batch: usize,
     /// How many writes may wait for the writer before intake answers 503.
     pub write_queue: usize,
+    /// Argon2id memory per staff password hash, in KiB (OWASP: 19456).
+    pub password_hash_memory_kib: u32,
+    /// Argon2id passes per staff password hash (OWASP: 2).
+    pub password_hash_iterations: u32,
 }
 
 impl Default for Settings {
@@ -42,6 +46,8 @@ impl Default for Settings {
             demo_shop_listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             max_batch: 512,
             write_queue: 8192,
+            password_hash_memory_kib: 19 * 1024,
+            password_hash_iterations: 2,
         }
     }
 }
@@ -124,7 +130,22 @@ impl Settings {
         if let Some(value) = lookup("HEARD_WRITE_QUEUE") {
             self.write_queue = parsed("HEARD_WRITE_QUEUE", value)?;
         }
+        if let Some(value) = lookup("HEARD_PASSWORD_HASH_MEMORY_KIB") {
+            self.password_hash_memory_kib = parsed("HEARD_PASSWORD_HASH_MEMORY_KIB", value)?;
+        }
+        if let Some(value) = lookup("HEARD_PASSWORD_HASH_ITERATIONS") {
+            self.password_hash_iterations = parsed("HEARD_PASSWORD_HASH_ITERATIONS", value)?;
+        }
         Ok(self)
+    }
+
+    /// The Argon2id cost for staff passwords.
+    pub fn password_params(&self) -> crate::domain::accounts::PasswordParams {
+        crate::domain::accounts::PasswordParams {
+            memory_kib: self.password_hash_memory_kib,
+            iterations: self.password_hash_iterations,
+            parallelism: 1,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! What the collector does, independent of HTTP and of SQLite.
 
+pub mod accounts;
 pub mod attachments;
 pub mod demo;
 pub mod identity;

@@ -82,7 +82,7 @@ fn pad(site_id: i64, idempotency_key: &str) -> [u8; 32] {
     ])
 }
 
-fn digest(parts: &[&[u8]]) -> [u8; 32] {
+pub(crate) fn digest(parts: &[&[u8]]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update(part);

@@ -7,6 +7,7 @@ use heard_shared::{ErrorBody, FieldError};
 
 use heard_shared::limits::MAX_ATTACHMENT_PIXELS;
 
+use crate::domain::accounts::AccountError;
 use crate::domain::intake::IntakeError;
 use crate::domain::photos::PhotoError;
 use crate::store::StoreError;
@@ -29,6 +30,15 @@ pub enum AppError {
     BadHeader(FieldError),
     IdempotencyConflict,
     Unavailable { retry_after_seconds: u32 },
+    NotSignedIn,
+    InvalidCredentials,
+    WrongPassword,
+    TooManyAttempts { retry_after_seconds: u64 },
+    CsrfFailed,
+    Forbidden,
+    LastOwner,
+    EmailTaken,
+    InviteUnusable,
     Internal(String),
 }
 
@@ -118,6 +128,57 @@ impl AppError {
                 "unavailable",
                 "The service is busy. Nothing was stored; please try again shortly.".to_owned(),
             ),
+            AppError::NotSignedIn => (
+                StatusCode::UNAUTHORIZED,
+                "not_signed_in",
+                "Sign in to continue; your session is missing or has ended.".to_owned(),
+            ),
+            AppError::InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "The email or password is wrong.".to_owned(),
+            ),
+            AppError::WrongPassword => (
+                StatusCode::FORBIDDEN,
+                "wrong_password",
+                "The current password is wrong.".to_owned(),
+            ),
+            AppError::TooManyAttempts {
+                retry_after_seconds,
+            } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("Too many failed sign-ins. Try again in {retry_after_seconds} seconds."),
+            ),
+            AppError::CsrfFailed => (
+                StatusCode::FORBIDDEN,
+                "csrf_failed",
+                "This request did not come from the collector's own pages \
+                 (missing or wrong X-CSRF-Token, or a foreign Origin)."
+                    .to_owned(),
+            ),
+            AppError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Your role does not allow this.".to_owned(),
+            ),
+            AppError::LastOwner => (
+                StatusCode::CONFLICT,
+                "last_owner",
+                "This is the last owner; make someone else an owner first.".to_owned(),
+            ),
+            AppError::EmailTaken => (
+                StatusCode::CONFLICT,
+                "email_taken",
+                "A staff account with this email already exists.".to_owned(),
+            ),
+            AppError::InviteUnusable => (
+                StatusCode::NOT_FOUND,
+                "invite_unusable",
+                "This invitation link is unknown, already used or expired. \
+                 Ask an owner for a new one."
+                    .to_owned(),
+            ),
             AppError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -136,6 +197,9 @@ impl IntoResponse for AppError {
         let (status, code, message) = self.parts();
         let retry_after = match self {
             AppError::Unavailable {
+                retry_after_seconds,
+            } => Some(u64::from(retry_after_seconds)),
+            AppError::TooManyAttempts {
                 retry_after_seconds,
             } => Some(retry_after_seconds),
             _ => None,
@@ -182,6 +246,28 @@ impl From<IntakeError> for AppError {
             IntakeError::BadIdempotencyKey(field) => AppError::BadHeader(field),
             IntakeError::IdempotencyConflict => AppError::IdempotencyConflict,
             IntakeError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<AccountError> for AppError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::InvalidCredentials => AppError::InvalidCredentials,
+            AccountError::RateLimited {
+                retry_after_seconds,
+            } => AppError::TooManyAttempts {
+                retry_after_seconds,
+            },
+            AccountError::WrongPassword => AppError::WrongPassword,
+            AccountError::Invalid(field) => AppError::Invalid(vec![field]),
+            AccountError::Forbidden => AppError::Forbidden,
+            AccountError::NoSuchUser | AccountError::UnknownMerchant(_) => AppError::NotFound,
+            AccountError::LastOwner => AppError::LastOwner,
+            AccountError::EmailTaken => AppError::EmailTaken,
+            AccountError::InviteUnusable => AppError::InviteUnusable,
+            AccountError::Store(error) => error.into(),
+            AccountError::Hashing(detail) => AppError::Internal(detail),
         }
     }
 }

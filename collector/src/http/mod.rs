@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod attachments;
+pub mod auth;
 pub mod complaints;
 pub mod demo;
 pub mod error;
@@ -12,13 +13,14 @@ pub mod json;
 pub mod receipts;
 pub mod site_access;
 pub mod sites;
+pub mod staff;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue};
-use axum::routing::get;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::{delete, get, post};
 use axum::{Router, middleware};
 use heard_shared::limits::{MAX_ATTACHMENT_BYTES, MAX_SUBMISSION_BYTES};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -26,6 +28,8 @@ use tower_http::trace::TraceLayer;
 
 use self::error::AppError;
 use self::json::BodyLimit;
+use crate::clock::Clock;
+use crate::domain::accounts::Accounts;
 use crate::store::Store;
 
 /// What every handler can reach.
@@ -39,18 +43,37 @@ pub struct AppState {
     pub public_origin: Arc<str>,
     pub www_dir: PathBuf,
     pub widget_dir: PathBuf,
+    pub accounts: Accounts,
+    /// Whether session cookies are `Secure`: when `public_url` is https.
+    pub secure_cookies: bool,
+    /// "Now" for sessions and sign-in delays; tests use a manual clock.
+    pub clock: Clock,
 }
 
 impl AppState {
-    pub fn new(store: Store, public_url: &str, www_dir: PathBuf, widget_dir: PathBuf) -> AppState {
+    pub fn new(
+        store: Store,
+        public_url: &str,
+        www_dir: PathBuf,
+        widget_dir: PathBuf,
+        accounts: Accounts,
+    ) -> AppState {
         let public_url = public_url.trim_end_matches('/');
         AppState {
             store,
             public_origin: Arc::from(origin_of(public_url)),
+            secure_cookies: public_url.starts_with("https://"),
             public_url: Arc::from(public_url),
             www_dir,
             widget_dir,
+            accounts,
+            clock: Clock::System,
         }
+    }
+
+    /// The same state reading time from `clock`.
+    pub fn with_clock(self, clock: Clock) -> AppState {
+        AppState { clock, ..self }
     }
 }
 
@@ -63,14 +86,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/sites/{site_key}/complaints",
-            axum::routing::post(complaints::create)
+            post(complaints::create)
                 .options(site_access::preflight)
                 .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(MAX_SUBMISSION_BYTES))
                 .layer::<_, std::convert::Infallible>(Extension(BodyLimit(MAX_SUBMISSION_BYTES))),
         )
         .route(
             "/api/v1/sites/{site_key}/attachments",
-            axum::routing::post(attachments::upload)
+            post(attachments::upload)
                 .options(site_access::preflight)
                 .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES)),
         )
@@ -79,10 +102,35 @@ pub fn router(state: AppState) -> Router {
             site_access::site_access,
         ));
 
+    // Staff accounts. CSRF is enforced by the `Staff` extractor (and by
+    // `check_same_origin` on the two endpoints that have no session yet).
+    let staff_api = Router::new()
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/me", get(auth::me))
+        .route("/api/v1/auth/password", post(auth::change_password))
+        .route("/api/v1/staff", get(auth::list_staff))
+        .route("/api/v1/staff/invites", post(auth::invite))
+        .route(
+            "/api/v1/staff/invites/{token}/accept",
+            post(auth::accept_invite),
+        )
+        .route("/api/v1/staff/{id}/disable", post(auth::disable))
+        .route("/api/v1/staff/{id}/role", post(auth::set_role))
+        .route("/api/v1/staff/{id}", delete(auth::remove))
+        .route("/api/v1/audit", get(auth::audit))
+        .layer(DefaultBodyLimit::max(auth::STAFF_BODY_BYTES))
+        .layer(Extension(BodyLimit(auth::STAFF_BODY_BYTES)))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+
     Router::new()
         .route("/healthz", get(health::health))
         .route("/r/{token}", get(receipts::page))
         .merge(site_api)
+        .merge(staff_api)
         .merge(assets::router(&state.www_dir, &state.widget_dir))
         .fallback(|| async { AppError::NotFound })
         .with_state(state)
@@ -116,5 +164,7 @@ fn origin_of(url: &str) -> &str {
     }
 }
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::{AppState, router};
+use crate::domain::accounts::{Accounts, LIGHT_PASSWORD_PARAMS};
 use crate::domain::demo::demo_site;
 use crate::store::test_support::{TempStore, temp_store};
 
@@ -32,6 +33,7 @@ async fn harness() -> Harness {
         PUBLIC_URL,
         "www".into(),
         "target/widget".into(),
+        Accounts::new(temp.store.clone(), LIGHT_PASSWORD_PARAMS).unwrap(),
     );
     Harness {
         router: router(state),

@@ -10,6 +10,7 @@ use super::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_attachments_kinds_identity.sql"),
+    include_str!("migrations/0003_staff.sql"),
 ];
 
 /// Applies the migrations this database has not seen yet, each in its own transaction.

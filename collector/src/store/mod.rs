@@ -6,10 +6,13 @@
 //! connections, which WAL mode lets run beside the writer.
 
 mod attachments;
+mod audit;
 mod complaints;
 mod connection;
 mod migrations;
+mod sessions;
 mod sites;
+mod users;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -18,9 +21,12 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 
 pub use attachments::NewAttachment;
+pub use audit::{AuditEntry, AuditNote};
 pub use complaints::{ComplaintRecord, IdempotencyRecord, NewComplaint, Recorded};
 pub use migrations::latest_version;
+pub use sessions::{NewSession, SessionRecord, Throttle};
 pub use sites::{NewSite, Secret, Site};
+pub use users::{Credentials, NewInvite, NewUser, Role, StaffChange, User};
 use writer::Writer;
 
 /// Why a storage operation failed.
@@ -42,6 +48,14 @@ pub enum StoreError {
     UnknownAttachment(usize),
     #[error("a site with the key {0:?} already exists")]
     DuplicateSite(String),
+    #[error("a staff account with this email already exists")]
+    DuplicateEmail,
+    #[error("no such staff member in this merchant")]
+    NoSuchUser,
+    #[error("the merchant's last owner cannot be removed or disabled")]
+    LastOwner,
+    #[error("the invitation is unknown, used or expired")]
+    InviteUnusable,
     #[error("a background task failed: {0}")]
     Task(String),
 }
@@ -188,6 +202,258 @@ impl Store {
     ) -> Result<Option<ComplaintRecord>, StoreError> {
         let reference = reference.to_owned();
         self.read(move |connection| complaints::by_reference(connection, &reference))
+            .await
+    }
+
+    // --- staff accounts -----------------------------------------------------
+    //
+    // Everything here that touches one merchant's staff takes `merchant_id`
+    // and filters by it in SQL. Sign-in (by email), session lookup (by token
+    // hash) and invitation acceptance (by token hash) are how a request
+    // learns its merchant in the first place.
+
+    pub async fn merchant_id_by_name(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |connection| users::merchant_id(connection, &name))
+            .await
+    }
+
+    /// The merchant named `name`, created if it does not exist yet.
+    pub async fn ensure_merchant(&self, name: &str, now: i64) -> Result<i64, StoreError> {
+        let name = name.to_owned();
+        self.inner
+            .writer
+            .run(move |connection| sites::merchant_id(connection, &name, now))
+            .await
+    }
+
+    /// The account with this (normalised) email, in any merchant: sign-in.
+    pub async fn credentials_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<Credentials>, StoreError> {
+        let email = email.to_owned();
+        self.read(move |connection| users::by_email(connection, &email))
+            .await
+    }
+
+    pub async fn credentials(
+        &self,
+        merchant_id: i64,
+        user_id: i64,
+    ) -> Result<Option<Credentials>, StoreError> {
+        self.read(move |connection| users::credentials_by_id(connection, merchant_id, user_id))
+            .await
+    }
+
+    pub async fn user(&self, merchant_id: i64, user_id: i64) -> Result<Option<User>, StoreError> {
+        self.read(move |connection| users::by_id(connection, merchant_id, user_id))
+            .await
+    }
+
+    pub async fn users(&self, merchant_id: i64) -> Result<Vec<User>, StoreError> {
+        self.read(move |connection| users::list(connection, merchant_id))
+            .await
+    }
+
+    /// Creates an account and records `note`, in one transaction.
+    pub async fn add_user(
+        &self,
+        user: NewUser,
+        note: AuditNote,
+        now: i64,
+    ) -> Result<User, StoreError> {
+        self.inner
+            .writer
+            .run(move |connection| {
+                let created = users::insert(connection, &user, now)?;
+                let mut note = note;
+                note.detail["user_id"] = created.id.into();
+                audit::record(connection, created.merchant_id, &note, now)?;
+                Ok(created)
+            })
+            .await
+    }
+
+    /// Disables or removes a staff member of `merchant_id` (never the last
+    /// enabled owner) and ends their sessions.
+    pub async fn change_staff(
+        &self,
+        merchant_id: i64,
+        target: i64,
+        change: StaffChange,
+        note: AuditNote,
+        now: i64,
+    ) -> Result<User, StoreError> {
+        self.inner
+            .writer
+            .run(move |connection| {
+                users::change(connection, merchant_id, target, change, &note, now)
+            })
+            .await
+    }
+
+    /// Stores a new password hash and ends every other session of the user.
+    pub async fn change_password(
+        &self,
+        merchant_id: i64,
+        user_id: i64,
+        password_hash: String,
+        keep_session: [u8; 32],
+        note: AuditNote,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .run(move |connection| {
+                users::set_password(connection, merchant_id, user_id, &password_hash, now)?;
+                sessions::delete_others(connection, user_id, &keep_session)?;
+                audit::record(connection, merchant_id, &note, now)
+            })
+            .await
+    }
+
+    pub async fn add_invite(
+        &self,
+        invite: NewInvite,
+        note: AuditNote,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .run(move |connection| {
+                users::insert_invite(connection, &invite, now)?;
+                audit::record(connection, invite.merchant_id, &note, now)
+            })
+            .await
+    }
+
+    /// The email of an unused, unexpired invitation.
+    pub async fn invite_email(
+        &self,
+        token_hash: [u8; 32],
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        self.read(move |connection| users::invite_email(connection, &token_hash, now))
+            .await
+    }
+
+    /// Uses an invitation once to create its account.
+    pub async fn accept_invite(
+        &self,
+        token_hash: [u8; 32],
+        display_name: String,
+        password_hash: String,
+        now: i64,
+    ) -> Result<User, StoreError> {
+        self.inner
+            .writer
+            .run(move |connection| {
+                users::accept_invite(connection, &token_hash, &display_name, &password_hash, now)
+            })
+            .await
+    }
+
+    // --- sessions and sign-in throttling ------------------------------------
+
+    /// Starts a session after a successful sign-in: clears the email's
+    /// failures, ends the session the browser presented (if any) and the
+    /// user's dead sessions, and records the sign-in.
+    pub async fn start_session(
+        &self,
+        session: NewSession,
+        replaces: Option<[u8; 32]>,
+        clear_subject: String,
+        idle_ms: i64,
+        note: AuditNote,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .run(move |connection| {
+                if let Some(old) = replaces {
+                    sessions::delete(connection, &old)?;
+                }
+                sessions::delete_dead(connection, session.user_id, now, idle_ms)?;
+                sessions::insert(connection, &session, now)?;
+                sessions::clear_failures(connection, &clear_subject)?;
+                audit::record(connection, session.merchant_id, &note, now)
+            })
+            .await
+    }
+
+    pub async fn session(&self, id_hash: [u8; 32]) -> Result<Option<SessionRecord>, StoreError> {
+        self.read(move |connection| sessions::by_hash(connection, &id_hash))
+            .await
+    }
+
+    pub async fn touch_session(&self, id_hash: [u8; 32], now: i64) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .run(move |connection| sessions::touch(connection, &id_hash, now))
+            .await
+    }
+
+    /// Ends a session, recording why when `audit` is given.
+    pub async fn end_session(
+        &self,
+        id_hash: [u8; 32],
+        audit: Option<(i64, AuditNote)>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .writer
+            .run(move |connection| {
+                let ended = sessions::delete(connection, &id_hash)?;
+                if let Some((merchant_id, note)) = &audit {
+                    audit::record(connection, *merchant_id, note, now)?;
+                }
+                Ok(ended)
+            })
+            .await
+    }
+
+    /// When the earliest of `subjects` may try to sign in again, if later than `now`.
+    pub async fn login_locked_until(
+        &self,
+        subjects: Vec<String>,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.read(move |connection| sessions::locked_until(connection, &subjects, now))
+            .await
+    }
+
+    /// Counts a failed sign-in against each subject, and records it in the
+    /// merchant's audit log when the account exists.
+    pub async fn record_login_failure(
+        &self,
+        subjects: Vec<(String, Throttle)>,
+        audit: Option<(i64, AuditNote)>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .run(move |connection| {
+                for (subject, throttle) in &subjects {
+                    sessions::record_failure(connection, subject, throttle, now)?;
+                }
+                if let Some((merchant_id, note)) = &audit {
+                    audit::record(connection, *merchant_id, note, now)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    // --- audit log ----------------------------------------------------------
+
+    pub async fn audit_entries(
+        &self,
+        merchant_id: i64,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(move |connection| audit::list(connection, merchant_id, before, limit))
             .await
     }
 }

@@ -102,7 +102,11 @@ fn new_secret() -> Vec<u8> {
     secret
 }
 
-fn merchant_id(connection: &Connection, name: &str, now: i64) -> Result<i64, StoreError> {
+pub(super) fn merchant_id(
+    connection: &Connection,
+    name: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
     connection.execute(
         "INSERT INTO merchants (name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
         params![name, now],
