@@ -35,12 +35,12 @@
     root.append(launcher);
   }
 
-  // Heard('on') listens on window too, so one throwing listener can't stop others.
+  // Heard('on') listens on window: a throwing listener can't stop others.
   const emit = (name, detail) => W.dispatchEvent(new CustomEvent('heard:' + name, { detail }));
   // prefill/identify wait for the widget; they never load it.
   const held = [];
   let mounting, handle;
-  // Mounts once; resolves to the handle, or to nothing after saying why.
+  // Mounts once: the handle, or nothing after saying why.
   const mounted = () => mounting || (mounting = Promise.all([
     import(dir + 'heard_widget.js')
       .then((glue) => glue.default({ module_or_path: dir + 'heard_widget_bg.wasm' }).then(() => glue)),
@@ -78,8 +78,8 @@
 
   const place = () => {
     (inline ? D.querySelector(inline) : D.body).append(host);
-    // Inline, the form is page content and loads with it; so does a complaint
-    // an earlier page could not send (outbox.rs), for the widget to retry.
+    // Inline forms load with the page, as does a complaint an earlier page
+    // could not send (outbox.rs).
     try { if (inline || localStorage['heard.outbox.' + d.site]) mounted(); } catch {}
   };
   D.readyState == 'loading' ? D.addEventListener('DOMContentLoaded', place) : place();
