@@ -107,6 +107,24 @@ enum SiteCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Print a site's configuration (categories, questions, languages,
+    /// channels, branding) as JSON, ready to edit.
+    Show {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        key: String,
+    },
+    /// Replace a site's configuration with the JSON in FILE (as `site show`
+    /// prints it): rename, hide, reorder or add categories and questions.
+    Configure {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        key: String,
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -135,6 +153,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Site(SiteCommand::List { config }) => {
             list_sites(&Settings::load(config.config.as_deref())?).await
+        }
+        Command::Site(SiteCommand::Show { config, key }) => {
+            show_site(&Settings::load(config.config.as_deref())?, &key).await
+        }
+        Command::Site(SiteCommand::Configure { config, key, file }) => {
+            configure_site(&Settings::load(config.config.as_deref())?, &key, &file).await
         }
         Command::User(UserCommand::Add {
             config,
@@ -314,6 +338,46 @@ async fn add_site(
     println!(
         "  <script src=\"{collector}/widget.js\" data-site=\"{}\" async></script>",
         site.key
+    );
+    Ok(())
+}
+
+async fn show_site(settings: &Settings, key: &str) -> anyhow::Result<()> {
+    let store = Store::open(&settings.database, 1, 1)?;
+    let site = store.site_by_key(key).await;
+    store.shutdown().await;
+    let site = site?.with_context(|| format!("no site has the key {key:?}"))?;
+    println!("{}", serde_json::to_string_pretty(&site.config)?);
+    Ok(())
+}
+
+async fn configure_site(
+    settings: &Settings,
+    key: &str,
+    file: &std::path::Path,
+) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut config: SiteConfig = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a site configuration", file.display()))?;
+    config.site_key = key.to_owned();
+    if let Err(problems) = heard_shared::site_rules::validate_site_config(&config) {
+        for problem in &problems {
+            eprintln!("{}: {}", problem.field, problem.message);
+        }
+        anyhow::bail!(
+            "the configuration was not saved: {} problem(s)",
+            problems.len()
+        );
+    }
+    let store = Store::open(&settings.database, 1, 1)?;
+    let site = store.configure_site(key, config).await;
+    store.shutdown().await;
+    let site = site?.with_context(|| format!("no site has the key {key:?}"))?;
+    println!(
+        "Saved the configuration of {:?}: {} categories offered. The widget shows it within a minute.",
+        site.key,
+        site.config.visible_categories().count()
     );
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod receipt;
 pub mod reference;
 pub mod site;
+pub mod site_rules;
 pub mod validate;
 
 pub use attachment::AttachmentReceipt;

@@ -648,3 +648,40 @@ async fn only_identities_signed_with_the_site_secret_are_marked_verified() {
         assert_eq!(kept_signature, 0, "the signature itself is not stored");
     }
 }
+
+#[tokio::test]
+async fn a_merchants_new_categories_reach_the_widget_and_bind_intake() {
+    let harness = harness().await;
+    let mut config = SiteConfig::with_defaults("demo", "Heard demo shop");
+    config.categories.reverse();
+    config.categories[0].label = "Ideas and anything else".to_owned();
+    let product = config
+        .categories
+        .iter_mut()
+        .find(|category| category.id == "product")
+        .unwrap();
+    product.hidden = true;
+    heard_shared::site_rules::validate_site_config(&config).unwrap();
+    harness
+        .temp
+        .store
+        .configure_site("demo", config)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let request = Request::get("/api/v1/sites/demo/config")
+        .body(Body::empty())
+        .unwrap();
+    let served: SiteConfig = json_body(harness.send(request).await).await;
+    assert_eq!(served.categories[0].label, "Ideas and anything else");
+    assert_eq!(served.visible_categories().count(), 7);
+
+    // A hidden category is no longer offered, so intake refuses it.
+    let error = error_body(
+        harness.post_complaint(&complaint(), None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(error.fields[0].field, "category");
+}

@@ -18,6 +18,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use heard_shared::SiteConfig;
 use rusqlite::Connection;
 
 pub use attachments::NewAttachment;
@@ -157,6 +158,20 @@ impl Store {
         self.inner
             .writer
             .run(move |connection| sites::upsert(connection, &site))
+            .await
+    }
+
+    /// Replaces a site's configuration; `None` when no site has this key.
+    /// Check it with `heard_shared::site_rules::validate_site_config` first.
+    pub async fn configure_site(
+        &self,
+        site_key: &str,
+        config: SiteConfig,
+    ) -> Result<Option<Site>, StoreError> {
+        let site_key = site_key.to_owned();
+        self.inner
+            .writer
+            .run(move |connection| sites::configure(connection, &site_key, &config))
             .await
     }
 

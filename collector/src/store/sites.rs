@@ -81,6 +81,23 @@ pub(super) fn insert(connection: &Connection, site: &NewSite) -> Result<Site, St
     by_key(connection, &site.key)?.ok_or_else(|| StoreError::Corrupt("site vanished".to_owned()))
 }
 
+/// Replaces a site's configuration (and its name, which the configuration
+/// carries); `None` when no site has this key.
+pub(super) fn configure(
+    connection: &Connection,
+    site_key: &str,
+    config: &SiteConfig,
+) -> Result<Option<Site>, StoreError> {
+    let updated = connection.execute(
+        "UPDATE sites SET name = ?2, config = ?3, updated_at = ?4 WHERE site_key = ?1",
+        params![site_key, config.name, to_json(config)?, clock::now_millis()],
+    )?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    by_key(connection, site_key)
+}
+
 pub(super) fn upsert(connection: &Connection, site: &NewSite) -> Result<Site, StoreError> {
     let updated = connection.execute(
         "UPDATE sites SET allowed_origins = ?2, updated_at = ?3 WHERE site_key = ?1",
@@ -193,6 +210,39 @@ mod tests {
 
         let second = temp.store.add_site(new_site("acme-2", &[])).await.unwrap();
         assert_eq!(second.merchant_id, site.merchant_id, "same merchant reused");
+    }
+
+    #[tokio::test]
+    async fn a_new_configuration_replaces_the_old_one() {
+        let temp = temp_store();
+        temp.store.add_site(new_site("acme", &[])).await.unwrap();
+        let mut config = SiteConfig::with_defaults("acme", "Acme kitchens");
+        config.categories.swap(0, 1);
+        config.categories[0].label = "Late or missing".to_owned();
+        let site = temp
+            .store
+            .configure_site("acme", config.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(site.name, "Acme kitchens");
+        assert_eq!(site.config.categories[0].label, "Late or missing");
+        assert_eq!(
+            temp.store
+                .site_by_key("acme")
+                .await
+                .unwrap()
+                .unwrap()
+                .config,
+            site.config
+        );
+        assert!(
+            temp.store
+                .configure_site("nope", config)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[tokio::test]
