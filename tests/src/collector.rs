@@ -98,6 +98,19 @@ impl RunningCollector {
             .with_context(|| format!("opening {} read-only", path.display()))
     }
 
+    /// The stored description of the complaint with this reference, if any.
+    pub fn stored_description(&self, reference: &str) -> anyhow::Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .open_database()?
+            .query_row(
+                "SELECT description FROM complaints WHERE reference = ?1",
+                [reference],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
     /// Pulls the plug: SIGKILL, with no chance to flush or shut down cleanly.
     pub fn kill_hard(&mut self) -> anyhow::Result<ExitStatus> {
         let mut process = self

@@ -31,6 +31,19 @@ return {
 };
 "#;
 
+/// Opens `page` (a shop page with the widget), clicks the launcher and waits
+/// for the category step.
+pub async fn open_widget(browser: &Browser, page: &str) -> anyhow::Result<()> {
+    browser.goto(page).await?;
+    browser
+        .click_in_widget(r#"button[data-heard="launcher"]"#)
+        .await?;
+    browser
+        .widget_element(r#"button[data-heard="category"]"#)
+        .await?;
+    Ok(())
+}
+
 /// From a chosen category to pressing Send: types `description` where the
 /// form asks what happened, asks for a fix, and moves on through the steps.
 /// Optional questions are left unanswered, as a hurried shopper would.

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::bail;
 use heard_e2e::axe::audit_widget;
 use heard_e2e::serial::one_browser_at_a_time;
-use heard_e2e::shopper::{receipt_reference, screen};
+use heard_e2e::shopper::{open_widget, receipt_reference, screen};
 use heard_e2e::wait::{DEADLINE, POLL_INTERVAL};
 use heard_e2e::{Browser, RunningCollector};
 use serde_json::Value;
@@ -124,22 +124,9 @@ async fn the_callback_suggestion_and_right_to_left_screens_pass_axe_core() -> an
         .await
 }
 
-async fn open_widget(collector: &RunningCollector, browser: &Browser) -> anyhow::Result<()> {
-    browser
-        .goto(&format!("{}/", collector.demo_shop_url()))
-        .await?;
-    browser
-        .click_in_widget(r#"button[data-heard="launcher"]"#)
-        .await?;
-    browser
-        .widget_element(r#"button[data-heard="category"]"#)
-        .await?;
-    Ok(())
-}
-
 async fn audit_side_paths(collector: &RunningCollector, browser: &Browser) -> anyhow::Result<()> {
     // A callback request: its own step, then a receipt of its own.
-    open_widget(collector, browser).await?;
+    open_widget(browser, &format!("{}/", collector.demo_shop_url())).await?;
     browser
         .click_in_widget(r#"[data-heard="channel"][data-kind="callback"]"#)
         .await?;
@@ -172,7 +159,7 @@ async fn audit_side_paths(collector: &RunningCollector, browser: &Browser) -> an
     );
 
     // The softer suggestion path.
-    open_widget(collector, browser).await?;
+    open_widget(browser, &format!("{}/", collector.demo_shop_url())).await?;
     browser
         .click_in_widget(r#"button[data-heard="suggestion"]"#)
         .await?;
@@ -182,7 +169,7 @@ async fn audit_side_paths(collector: &RunningCollector, browser: &Browser) -> an
     audit_widget(browser, "the suggestion step").await?;
 
     // Right to left: the same dialog in Arabic.
-    open_widget(collector, browser).await?;
+    open_widget(browser, &format!("{}/", collector.demo_shop_url())).await?;
     browser
         .click_in_widget(r#"select[data-heard="language"] option[value="ar"]"#)
         .await?;

@@ -5,7 +5,6 @@ use anyhow::{Context, ensure};
 use heard_e2e::wait::{self, DEADLINE};
 use heard_e2e::{Browser, RunningCollector};
 use heard_shared::Reference;
-use rusqlite::OptionalExtension;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopper_complains_through_the_widget_and_follows_the_receipt() -> anyhow::Result<()> {
@@ -72,16 +71,8 @@ async fn shopper_flow(collector: &RunningCollector, browser: &Browser) -> anyhow
         "the widget shows the reference in its canonical HRD-XXXX-XXXX form"
     );
 
-    let stored_description: Option<String> = collector
-        .open_database()?
-        .query_row(
-            "SELECT description FROM complaints WHERE reference = ?1",
-            [&reference],
-            |row| row.get(0),
-        )
-        .optional()?;
     assert_eq!(
-        stored_description.as_deref(),
+        collector.stored_description(&reference)?.as_deref(),
         Some(description.as_str()),
         "the complaint {reference} is stored with the shopper's words"
     );

@@ -41,12 +41,8 @@ async fn the_complaint_flow_works_under_a_strict_csp_without_violations() -> any
         let description = format!("Strict CSP: the lid cracked ({})", std::process::id());
         describe_and_send(&browser, &description).await?;
         let reference = receipt_reference(&browser).await?;
-        let stored: String = collector.open_database()?.query_row(
-            "SELECT description FROM complaints WHERE reference = ?1",
-            [&reference],
-            |row| row.get(0),
-        )?;
-        ensure!(stored == description, "stored {stored:?} for {reference}");
+        let stored = collector.stored_description(&reference)?;
+        ensure!(stored.as_deref() == Some(description.as_str()), "stored {stored:?} for {reference}");
 
         let violations = browser
             .script("return window.heardViolations;", Vec::new())

@@ -202,12 +202,8 @@ async fn inline_mode_renders_the_form_inside_the_named_element() -> anyhow::Resu
         let description = format!("Inline form: the kettle whistles off-key ({})", std::process::id());
         describe_and_send(&browser, &description).await?;
         let reference = receipt_reference(&browser).await?;
-        let stored: String = collector.open_database()?.query_row(
-            "SELECT description FROM complaints WHERE reference = ?1",
-            [&reference],
-            |row| row.get(0),
-        )?;
-        ensure!(stored == description, "stored {stored:?} for {reference}");
+        let stored = collector.stored_description(&reference)?;
+        ensure!(stored.as_deref() == Some(description.as_str()), "stored {stored:?} for {reference}");
         Ok(())
     }
     .await;

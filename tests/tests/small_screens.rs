@@ -5,7 +5,7 @@
 use anyhow::ensure;
 use heard_e2e::browser::WIDGET_HOST;
 use heard_e2e::serial::one_browser_at_a_time;
-use heard_e2e::shopper::{describe_and_send, receipt_reference};
+use heard_e2e::shopper::{describe_and_send, open_widget, receipt_reference};
 use heard_e2e::{Browser, RunningCollector};
 use serde_json::json;
 
@@ -68,15 +68,7 @@ async fn check_screen(browser: &Browser, width: f64, what: &str) -> anyhow::Resu
 async fn walk(collector: &RunningCollector, browser: &Browser, width: u32) -> anyhow::Result<()> {
     browser.client().set_window_size(width, 800).await?;
     let width = f64::from(width);
-    browser
-        .goto(&format!("{}/", collector.demo_shop_url()))
-        .await?;
-    browser
-        .click_in_widget(r#"button[data-heard="launcher"]"#)
-        .await?;
-    browser
-        .widget_element(r#"button[data-heard="category"]"#)
-        .await?;
+    open_widget(browser, &format!("{}/", collector.demo_shop_url())).await?;
     check_screen(browser, width, "the category step").await?;
     browser
         .click_in_widget(r#"button[data-heard="category"][data-category="delivery"]"#)
