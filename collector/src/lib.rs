@@ -10,6 +10,7 @@
 pub mod clock;
 pub mod domain;
 pub mod http;
+pub mod mail;
 pub mod random;
 pub mod settings;
 pub mod store;
@@ -19,13 +20,16 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 pub use settings::Settings;
 use store::{Store, StoreError};
 
 /// How long in-flight requests may take to finish after shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How long the mail worker may take to finish the message in hand.
+const MAIL_STOP_GRACE: Duration = Duration::from_secs(35);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -35,6 +39,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("staff accounts cannot start: {0}")]
     Accounts(#[from] domain::accounts::AccountError),
+    #[error("email cannot start: {0}")]
+    Mail(#[from] mail::MailError),
 }
 
 /// Serves the collector on `listener` until `shutdown` completes, then lets
@@ -45,6 +51,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let outgoing = mail::Outgoing::from_settings(settings)?;
     let store = Store::open(&settings.database, settings.max_batch, settings.write_queue)?;
     let public_url = public_url(settings, listener.local_addr()?);
     let accounts = match domain::accounts::Accounts::new(store.clone(), settings.password_params())
@@ -63,8 +70,24 @@ pub async fn serve(
         accounts,
     );
     let janitor = tokio::spawn(domain::attachments::sweep_unclaimed(store.clone()));
+    let (stop_mail, mail_stop) = watch::channel(false);
+    let mailer = tokio::spawn(mail::deliver(
+        store.clone(),
+        outgoing,
+        clock::Clock::System,
+        mail::Policy::from_settings(settings),
+        mail_stop,
+    ));
     let result = serve_router(http::router(state), listener, shutdown).await;
     janitor.abort();
+    // The worker finishes the message in hand, so its row is settled before
+    // the store closes; anything unsent stays queued for the next start.
+    let _ = stop_mail.send(true);
+    let mailer_abort = mailer.abort_handle();
+    if tokio::time::timeout(MAIL_STOP_GRACE, mailer).await.is_err() {
+        mailer_abort.abort();
+        tracing::warn!("the mail worker did not stop in time; unsent mail stays queued");
+    }
     store.shutdown().await;
     tracing::info!("collector stopped; every acknowledged complaint is on disk");
     result.map_err(ServeError::from)

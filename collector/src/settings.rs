@@ -33,6 +33,55 @@ pub struct Settings {
     pub password_hash_memory_kib: u32,
     /// Argon2id passes per staff password hash (OWASP: 2).
     pub password_hash_iterations: u32,
+    /// The SMTP server for shopper email. Unset: mail is queued and kept,
+    /// and sent once a server is configured.
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    /// The `From` address of shopper email, e.g. `Heard <heard@example.com>`.
+    pub smtp_from: String,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<Redacted>,
+    /// How the SMTP connection is protected.
+    pub smtp_tls: SmtpTls,
+    /// Failed deliveries of one message before it is parked for an operator.
+    pub mail_max_attempts: u32,
+}
+
+/// How the collector talks to its SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text: only for a relay on the same host or in tests.
+    None,
+    /// Plain connection upgraded with STARTTLS (port 587); required.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+impl std::str::FromStr for SmtpTls {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<SmtpTls, String> {
+        match text {
+            "none" => Ok(SmtpTls::None),
+            "starttls" => Ok(SmtpTls::Starttls),
+            "tls" => Ok(SmtpTls::Tls),
+            other => Err(format!("{other:?} is not one of none, starttls, tls")),
+        }
+    }
+}
+
+/// A secret setting: usable, but never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("<redacted>")
+    }
 }
 
 impl Default for Settings {
@@ -48,6 +97,13 @@ impl Default for Settings {
             write_queue: 8192,
             password_hash_memory_kib: 19 * 1024,
             password_hash_iterations: 2,
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_from: "Heard <heard@localhost>".to_owned(),
+            smtp_username: None,
+            smtp_password: None,
+            smtp_tls: SmtpTls::Starttls,
+            mail_max_attempts: 10,
         }
     }
 }
@@ -136,6 +192,27 @@ impl Settings {
         if let Some(value) = lookup("HEARD_PASSWORD_HASH_ITERATIONS") {
             self.password_hash_iterations = parsed("HEARD_PASSWORD_HASH_ITERATIONS", value)?;
         }
+        if let Some(value) = lookup("HEARD_SMTP_HOST") {
+            self.smtp_host = Some(value);
+        }
+        if let Some(value) = lookup("HEARD_SMTP_PORT") {
+            self.smtp_port = parsed("HEARD_SMTP_PORT", value)?;
+        }
+        if let Some(value) = lookup("HEARD_SMTP_FROM") {
+            self.smtp_from = value;
+        }
+        if let Some(value) = lookup("HEARD_SMTP_USERNAME") {
+            self.smtp_username = Some(value);
+        }
+        if let Some(value) = lookup("HEARD_SMTP_PASSWORD") {
+            self.smtp_password = Some(Redacted(value));
+        }
+        if let Some(value) = lookup("HEARD_SMTP_TLS") {
+            self.smtp_tls = parsed("HEARD_SMTP_TLS", value)?;
+        }
+        if let Some(value) = lookup("HEARD_MAIL_MAX_ATTEMPTS") {
+            self.mail_max_attempts = parsed("HEARD_MAIL_MAX_ATTEMPTS", value)?;
+        }
         Ok(self)
     }
 
@@ -186,6 +263,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("HEARD_LISTEN"), "{error}");
+    }
+
+    #[test]
+    fn the_smtp_password_never_appears_in_debug_output() {
+        let settings = Settings::default()
+            .with_environment(|name| match name {
+                "HEARD_SMTP_PASSWORD" => Some("hunter2-secret".to_owned()),
+                "HEARD_SMTP_TLS" => Some("tls".to_owned()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(settings.smtp_tls, SmtpTls::Tls);
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("<redacted>"), "{printed}");
     }
 
     #[test]

@@ -9,7 +9,9 @@ use heard_shared::{
 use super::identity;
 use super::token::{ReceiptToken, idempotency_key_hash, request_hash};
 use crate::clock;
-use crate::store::{ComplaintRecord, IdempotencyRecord, NewComplaint, Site, Store, StoreError};
+use crate::store::{
+    ComplaintRecord, IdempotencyRecord, MailKind, NewComplaint, NewMail, Site, Store, StoreError,
+};
 
 /// How a callback request without a category is labelled.
 const CALLBACK_LABEL: &str = "Callback request";
@@ -74,7 +76,8 @@ pub async fn submit(
             wrapped_token: token.wrap(site.id, key),
         }
     });
-    let complaint = new_complaint(site, submission, &token, idempotency);
+    let link = status_url(public_url, &token);
+    let complaint = new_complaint(site, submission, &token, idempotency, &link);
     let recorded = store.record_complaint(complaint).await?;
 
     let (token, replayed) = match (recorded.replay_of, idempotency_key) {
@@ -150,9 +153,17 @@ fn new_complaint(
     submission: ComplaintSubmission,
     token: &ReceiptToken,
     idempotency: Option<IdempotencyRecord>,
+    status_url: &str,
 ) -> NewComplaint {
     let category = site.config.category(&submission.category);
     let contact = submission.contact.unwrap_or_default();
+    // `normalize` kept the contact only with consent, so an address here is
+    // one the shopper asked us to use.
+    let acknowledgement = contact.email.as_ref().map(|email| NewMail {
+        kind: MailKind::Acknowledgement,
+        recipient: email.clone(),
+        status_url: status_url.to_owned(),
+    });
     let identity_verified = submission
         .identity
         .as_ref()
@@ -198,6 +209,7 @@ fn new_complaint(
         identity,
         identity_verified,
         attachments: submission.attachments,
+        acknowledgement,
     }
 }
 

@@ -4,6 +4,8 @@ pub mod accounts;
 pub mod attachments;
 pub mod demo;
 pub mod identity;
+pub mod inbox;
 pub mod intake;
 pub mod photos;
+pub mod receipts;
 pub mod token;

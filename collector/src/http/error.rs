@@ -19,7 +19,9 @@ pub enum AppError {
     UnknownSite,
     OriginNotAllowed,
     NotFound,
-    PayloadTooLarge { limit: usize },
+    PayloadTooLarge {
+        limit: usize,
+    },
     UnsupportedMediaType,
     MalformedJson(String),
     MalformedBody(String),
@@ -29,16 +31,26 @@ pub enum AppError {
     Invalid(Vec<FieldError>),
     BadHeader(FieldError),
     IdempotencyConflict,
-    Unavailable { retry_after_seconds: u32 },
+    Unavailable {
+        retry_after_seconds: u32,
+    },
     NotSignedIn,
     InvalidCredentials,
     WrongPassword,
-    TooManyAttempts { retry_after_seconds: u64 },
+    TooManyAttempts {
+        retry_after_seconds: u64,
+    },
     CsrfFailed,
     Forbidden,
     LastOwner,
     EmailTaken,
     InviteUnusable,
+    /// 429: too many lost-link recovery requests.
+    RateLimited {
+        retry_after_seconds: u64,
+    },
+    /// 409: the complaint's status does not allow this change.
+    StatusConflict(String),
     Internal(String),
 }
 
@@ -179,6 +191,16 @@ impl AppError {
                  Ask an owner for a new one."
                     .to_owned(),
             ),
+            AppError::StatusConflict(message) => {
+                (StatusCode::CONFLICT, "invalid_transition", message.clone())
+            }
+            AppError::RateLimited {
+                retry_after_seconds,
+            } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                format!("Too many requests. Try again in {retry_after_seconds} seconds."),
+            ),
             AppError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -200,6 +222,9 @@ impl IntoResponse for AppError {
                 retry_after_seconds,
             } => Some(u64::from(retry_after_seconds)),
             AppError::TooManyAttempts {
+                retry_after_seconds,
+            }
+            | AppError::RateLimited {
                 retry_after_seconds,
             } => Some(retry_after_seconds),
             _ => None,

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod error;
 pub mod health;
 pub mod html;
+pub mod inbox;
 pub mod json;
 pub mod receipts;
 pub mod site_access;
@@ -30,6 +31,7 @@ use self::error::AppError;
 use self::json::BodyLimit;
 use crate::clock::Clock;
 use crate::domain::accounts::Accounts;
+use crate::domain::receipts::RecoveryLimiter;
 use crate::store::Store;
 
 /// What every handler can reach.
@@ -48,6 +50,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// "Now" for sessions and sign-in delays; tests use a manual clock.
     pub clock: Clock,
+    /// Counts lost-link recovery requests per client and per reference.
+    pub recovery: RecoveryLimiter,
 }
 
 impl AppState {
@@ -68,6 +72,7 @@ impl AppState {
             widget_dir,
             accounts,
             clock: Clock::System,
+            recovery: RecoveryLimiter::default(),
         }
     }
 
@@ -76,6 +81,9 @@ impl AppState {
         AppState { clock, ..self }
     }
 }
+
+/// Recovery requests and the shopper's forms are a few short fields.
+const RECOVERY_BODY_BYTES: usize = 4 * 1024;
 
 /// Every route the collector answers, at a glance.
 pub fn router(state: AppState) -> Router {
@@ -90,6 +98,13 @@ pub fn router(state: AppState) -> Router {
                 .options(site_access::preflight)
                 .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(MAX_SUBMISSION_BYTES))
                 .layer::<_, std::convert::Infallible>(Extension(BodyLimit(MAX_SUBMISSION_BYTES))),
+        )
+        .route(
+            "/api/v1/sites/{site_key}/receipts/recover",
+            post(receipts::recover)
+                .options(site_access::preflight)
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(RECOVERY_BODY_BYTES))
+                .layer::<_, std::convert::Infallible>(Extension(BodyLimit(RECOVERY_BODY_BYTES))),
         )
         .route(
             "/api/v1/sites/{site_key}/attachments",
@@ -126,11 +141,66 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("no-store"),
         ));
 
+    // The staff inbox. Every handler takes `Staff`: a session is required and
+    // every POST is CSRF-checked. A new route here also goes into the route
+    // table of `inbox_tests::every_inbox_route_refuses_strangers`.
+    let inbox_api = Router::new()
+        .route("/api/v1/inbox/complaints", get(inbox::list))
+        .route("/api/v1/inbox/complaints/{reference}", get(inbox::show))
+        .route(
+            "/api/v1/inbox/complaints/{reference}/acknowledge",
+            post(inbox::acknowledge),
+        )
+        .route(
+            "/api/v1/inbox/complaints/{reference}/assign",
+            post(inbox::assign),
+        )
+        .route(
+            "/api/v1/inbox/complaints/{reference}/status",
+            post(inbox::set_status),
+        )
+        .route(
+            "/api/v1/inbox/complaints/{reference}/tags",
+            post(inbox::tags),
+        )
+        .route(
+            "/api/v1/inbox/complaints/{reference}/notes",
+            post(inbox::note),
+        )
+        .route(
+            "/api/v1/inbox/complaints/{reference}/replies",
+            post(inbox::reply),
+        )
+        .layer(DefaultBodyLimit::max(inbox::INBOX_BODY_BYTES))
+        .layer(Extension(BodyLimit(inbox::INBOX_BODY_BYTES)))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+
+    // The shopper's own complaint, opened by its private link, and lost-link
+    // recovery. POSTs are same-origin checked in the handlers.
+    let shopper_pages = Router::new()
+        .route(
+            "/r/{token}/delete",
+            get(receipts::confirm_delete).post(receipts::delete_form),
+        )
+        .route(
+            "/recover",
+            get(receipts::recover_page).post(receipts::recover_form),
+        )
+        .route("/api/v1/receipts/{token}", get(receipts::show))
+        .route("/api/v1/receipts/{token}/export", get(receipts::export))
+        .route("/api/v1/receipts/{token}/delete", post(receipts::delete))
+        .layer(DefaultBodyLimit::max(RECOVERY_BODY_BYTES));
+
     Router::new()
         .route("/healthz", get(health::health))
         .route("/r/{token}", get(receipts::page))
+        .merge(shopper_pages)
         .merge(site_api)
         .merge(staff_api)
+        .merge(inbox_api)
         .merge(assets::router(&state.www_dir, &state.widget_dir))
         .fallback(|| async { AppError::NotFound })
         .with_state(state)
@@ -166,5 +236,9 @@ fn origin_of(url: &str) -> &str {
 
 #[cfg(test)]
 mod auth_tests;
+#[cfg(test)]
+mod inbox_tests;
+#[cfg(test)]
+mod receipts_tests;
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@ use heard_shared::{Mood, Outcome, Severity, Status, SubmissionKind};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
 use super::StoreError;
+use super::mail::{self, NewMail};
 use super::sites::{from_json, to_json};
 use crate::random;
 
@@ -40,6 +41,9 @@ pub struct NewComplaint {
     pub identity_verified: bool,
     /// Uploaded photos this complaint claims, by id.
     pub attachments: Vec<String>,
+    /// The acknowledgement email, queued in the complaint's own transaction
+    /// (never for a replayed retry, which was acknowledged the first time).
+    pub acknowledgement: Option<NewMail>,
 }
 
 /// What makes a retried submission find its first answer again.
@@ -112,6 +116,9 @@ pub(super) fn record(
     };
 
     claim_attachments(connection, complaint, id)?;
+    if let Some(acknowledgement) = &complaint.acknowledgement {
+        mail::queue(connection, id, acknowledgement, complaint.created_at)?;
+    }
     if let Some(idempotency) = &complaint.idempotency {
         connection
             .prepare_cached(
@@ -261,7 +268,7 @@ pub(super) fn by_token_hash(
 ) -> Result<Option<ComplaintRecord>, StoreError> {
     one(
         connection,
-        &format!("{SELECT} WHERE c.token_hash = ?1"),
+        &format!("{SELECT} WHERE {}", super::shopper::OPENS),
         token_hash,
     )
 }
@@ -362,6 +369,7 @@ mod tests {
             identity: None,
             identity_verified: false,
             attachments: Vec::new(),
+            acknowledgement: None,
         }
     }
 

@@ -25,6 +25,9 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     // never shown for a complaint that a power cut could still take back.
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted text is overwritten, not left in free pages: a shopper's
+    // deletion must really remove their words from the file.
+    connection.pragma_update(None, "secure_delete", "ON")?;
     Ok(connection)
 }
 

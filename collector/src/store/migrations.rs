@@ -11,6 +11,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_attachments_kinds_identity.sql"),
     include_str!("migrations/0003_staff.sql"),
+    include_str!("migrations/0004_inbox.sql"),
+    include_str!("migrations/0005_mail.sql"),
 ];
 
 /// Applies the migrations this database has not seen yet, each in its own transaction.

@@ -9,8 +9,11 @@ mod attachments;
 mod audit;
 mod complaints;
 mod connection;
+mod inbox;
+mod mail;
 mod migrations;
 mod sessions;
+mod shopper;
 mod sites;
 mod users;
 mod writer;
@@ -20,12 +23,21 @@ use std::sync::{Arc, Mutex};
 
 use heard_shared::SiteConfig;
 use rusqlite::Connection;
+use tokio::sync::Notify;
 
 pub use attachments::NewAttachment;
 pub use audit::{AuditEntry, AuditNote};
 pub use complaints::{ComplaintRecord, IdempotencyRecord, NewComplaint, Recorded};
+#[cfg(test)]
+pub(crate) use inbox::fixtures as inbox_fixtures;
+pub use inbox::{
+    ActionOutcome, Assignee, AssigneeFilter, AttachmentMeta, ComplaintDetail, Contact, InboxAction,
+    InboxFilter, InboxPage, InboxPosition, InboxRow, Refusal, TimelineEvent,
+};
+pub use mail::{MailKind, MailState, NewMail, QueuedMail};
 pub use migrations::latest_version;
 pub use sessions::{NewSession, SessionRecord, Throttle};
+pub use shopper::{ComplaintExport, ExportedPhoto};
 pub use sites::{NewSite, Secret, Site};
 pub use users::{Credentials, NewInvite, NewUser, Role, StaffChange, User};
 use writer::Writer;
@@ -71,6 +83,9 @@ struct Inner {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
     writer: Writer,
+    /// Rung after a commit that queued mail, so the mail worker need not wait
+    /// for its next poll.
+    mail_queued: Arc<Notify>,
 }
 
 /// How many idle read connections are kept.
@@ -88,6 +103,7 @@ impl Store {
                 path: path.to_owned(),
                 readers: Mutex::new(Vec::new()),
                 writer,
+                mail_queued: Arc::new(Notify::new()),
             }),
         })
     }
@@ -177,12 +193,19 @@ impl Store {
 
     // --- complaints -------------------------------------------------------
 
-    /// Stores a complaint; answers only after it is committed to disk.
+    /// Stores a complaint, and its acknowledgement email in the same
+    /// transaction; answers only after it is committed to disk.
     pub async fn record_complaint(&self, complaint: NewComplaint) -> Result<Recorded, StoreError> {
-        self.inner
+        let queues_mail = complaint.acknowledgement.is_some();
+        let recorded = self
+            .inner
             .writer
             .run(move |connection| complaints::record(connection, &complaint))
-            .await
+            .await?;
+        if queues_mail && recorded.replay_of.is_none() {
+            self.inner.mail_queued.notify_one();
+        }
+        Ok(recorded)
     }
 
     /// Stores an uploaded photo, not yet claimed by a complaint.
@@ -217,6 +240,109 @@ impl Store {
     ) -> Result<Option<ComplaintRecord>, StoreError> {
         let reference = reference.to_owned();
         self.read(move |connection| complaints::by_reference(connection, &reference))
+            .await
+    }
+
+    // --- the shopper's own complaint: recovery, export, deletion ----------
+
+    /// See [`shopper::recover`]: a new link's hash and its email, in one
+    /// transaction, only when reference and email match.
+    pub async fn recover_link(
+        &self,
+        site_id: Option<i64>,
+        reference: String,
+        email: String,
+        token_hash: [u8; 32],
+        status_url: String,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let sent = self
+            .inner
+            .writer
+            .run(move |connection| {
+                shopper::recover(
+                    connection,
+                    site_id,
+                    &reference,
+                    &email,
+                    &token_hash,
+                    &status_url,
+                    now,
+                )
+            })
+            .await?;
+        if sent {
+            self.inner.mail_queued.notify_one();
+        }
+        Ok(sent)
+    }
+
+    /// Everything stored about the complaint this link opens, beyond its
+    /// [`ComplaintRecord`].
+    pub async fn export_complaint(
+        &self,
+        token_hash: [u8; 32],
+    ) -> Result<Option<ComplaintExport>, StoreError> {
+        self.read(move |connection| {
+            Ok(shopper::export(connection, &token_hash)?.map(|(_, export)| export))
+        })
+        .await
+    }
+
+    /// Deletes the shopper's words and identity, then checkpoints the WAL so
+    /// they are gone from every file. `false` when the link opens nothing.
+    pub async fn delete_complaint(
+        &self,
+        token_hash: [u8; 32],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let deleted = self
+            .inner
+            .writer
+            .run(move |connection| shopper::delete(connection, &token_hash, now))
+            .await?;
+        if deleted {
+            self.inner.writer.checkpoint().await?;
+        }
+        Ok(deleted)
+    }
+
+    // --- mail queue -----------------------------------------------------------
+
+    /// Rings when new mail was committed.
+    pub fn mail_queued(&self) -> Arc<Notify> {
+        Arc::clone(&self.inner.mail_queued)
+    }
+
+    /// Unparked messages whose next attempt is due at `now`.
+    pub async fn due_mail(&self, now: i64, limit: usize) -> Result<Vec<QueuedMail>, StoreError> {
+        self.read(move |connection| mail::due(connection, now, limit))
+            .await
+    }
+
+    /// Every queued message's delivery state, oldest first.
+    pub async fn mail_states(&self) -> Result<Vec<MailState>, StoreError> {
+        self.read(mail::states).await
+    }
+
+    pub async fn mail_delivered(&self, id: i64) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .run(move |connection| mail::delivered(connection, id))
+            .await
+    }
+
+    /// Counts a failed attempt; `retry_at: None` parks the message.
+    pub async fn mail_failed(
+        &self,
+        id: i64,
+        error: String,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .run(move |connection| mail::failed(connection, id, &error, retry_at, now))
             .await
     }
 
@@ -456,6 +582,63 @@ impl Store {
                     audit::record(connection, *merchant_id, note, now)?;
                 }
                 Ok(())
+            })
+            .await
+    }
+
+    // --- staff inbox ---------------------------------------------------------
+    //
+    // Every inbox call takes `merchant_id` and filters by it in SQL.
+
+    /// A page of the merchant's complaints in inbox order, computed as of
+    /// `after.as_of` when continuing, else as of `now`.
+    pub async fn inbox(
+        &self,
+        merchant_id: i64,
+        filter: InboxFilter,
+        after: Option<InboxPosition>,
+        limit: usize,
+        now: i64,
+    ) -> Result<InboxPage, StoreError> {
+        let as_of = after.map_or(now, |position| position.as_of);
+        self.read(move |connection| {
+            inbox::list(connection, merchant_id, &filter, as_of, after, limit)
+        })
+        .await
+    }
+
+    pub async fn inbox_complaint(
+        &self,
+        merchant_id: i64,
+        reference: &str,
+        now: i64,
+    ) -> Result<Option<ComplaintDetail>, StoreError> {
+        let reference = reference.to_owned();
+        self.read(move |connection| inbox::detail(connection, merchant_id, &reference, now))
+            .await
+    }
+
+    /// Applies a staff action, its timeline event and its audit entry in one job.
+    pub async fn inbox_act(
+        &self,
+        merchant_id: i64,
+        actor_user_id: i64,
+        reference: &str,
+        action: InboxAction,
+        now: i64,
+    ) -> Result<ActionOutcome, StoreError> {
+        let reference = reference.to_owned();
+        self.inner
+            .writer
+            .run(move |connection| {
+                inbox::act(
+                    connection,
+                    merchant_id,
+                    actor_user_id,
+                    &reference,
+                    &action,
+                    now,
+                )
             })
             .await
     }

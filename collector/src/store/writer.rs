@@ -21,6 +21,9 @@ pub(super) struct Writer {
 
 enum Message {
     Job(Box<dyn Job>),
+    /// Copies the WAL into the database file and truncates it, after the
+    /// jobs queued before it have committed.
+    Checkpoint(oneshot::Sender<Result<(), StoreError>>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -113,6 +116,17 @@ impl Writer {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Waits for the jobs queued so far, then checkpoints the WAL with
+    /// `TRUNCATE`, so text just deleted is no longer in the `-wal` file.
+    pub(super) async fn checkpoint(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Message::Checkpoint(reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
     /// Lets every queued job finish, then ends the thread.
     pub(super) async fn shutdown(&self) {
         let (done, finished) = oneshot::channel();
@@ -129,6 +143,7 @@ impl Writer {
 fn run(connection: Connection, mut receiver: mpsc::Receiver<Message>, max_batch: usize) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
     let mut stop = None;
+    let mut checkpoints = Vec::new();
     while stop.is_none() {
         let Some(first) = receiver.blocking_recv() else {
             break;
@@ -137,6 +152,10 @@ fn run(connection: Connection, mut receiver: mpsc::Receiver<Message>, max_batch:
         while let Some(message) = next.take() {
             match message {
                 Message::Job(job) => batch.push(job),
+                Message::Checkpoint(reply) => {
+                    checkpoints.push(reply);
+                    break;
+                }
                 Message::Stop(done) => {
                     stop = Some(done);
                     break;
@@ -149,6 +168,9 @@ fn run(connection: Connection, mut receiver: mpsc::Receiver<Message>, max_batch:
         if !batch.is_empty() {
             commit_batch(&connection, &mut batch);
         }
+        for reply in checkpoints.drain(..) {
+            let _ = reply.send(checkpoint(&connection));
+        }
     }
     drop(receiver);
     if let Err((_, error)) = connection.close() {
@@ -157,6 +179,22 @@ fn run(connection: Connection, mut receiver: mpsc::Receiver<Message>, max_batch:
     if let Some(done) = stop {
         let _ = done.send(());
     }
+}
+
+/// Readers between transactions do not block a checkpoint, but one in the
+/// middle of a read can; a few short waits let it finish.
+fn checkpoint(connection: &Connection) -> Result<(), StoreError> {
+    for _ in 0..50 {
+        let busy: i64 =
+            connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+        if busy == 0 {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Err(StoreError::Task(
+        "the WAL checkpoint stayed busy".to_owned(),
+    ))
 }
 
 fn commit_batch(connection: &Connection, batch: &mut Vec<Box<dyn Job>>) {
