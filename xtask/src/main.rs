@@ -4,10 +4,12 @@
 //! - `cargo xtask demo` builds the widget and runs the collector with the demo shop.
 //! - `cargo xtask test` runs every check CI runs, in order, stopping at the first failure.
 //! - `cargo xtask build-widget [--debug]` builds the widget into `target/widget/`.
+//! - `cargo xtask bench` measures intake and footprint and updates BENCHMARKS.md.
 
 // The xtask is a command-line program: what it prints is its interface.
 #![allow(clippy::print_stdout)]
 
+mod bench;
 mod ci;
 mod cmd;
 mod demo;
@@ -27,6 +29,8 @@ commands:
                           (Ctrl-C stops it)
   test                    run formatting, lints, the widget build and every test, as CI does
   build-widget [--debug]  build the widget into target/widget/ (release unless --debug)
+  bench                   measure intake and footprint (release build, loopback load,
+                          raw SQLite) and rewrite those sections of BENCHMARKS.md
 ";
 
 fn main() -> ExitCode {
@@ -46,6 +50,7 @@ fn run(args: &[&str]) -> anyhow::Result<()> {
     match args {
         ["demo"] => demo::run(&root),
         ["test"] => ci::run(&root),
+        ["bench"] => bench::run(&root),
         ["build-widget", options @ ..] if options.iter().all(|option| *option == "--debug") => {
             let release = !options.contains(&"--debug");
             let out_dir = widget::build_widget(&root, release)?;

@@ -1,0 +1,304 @@
+//! `heard-bench`: intake and footprint figures for BENCHMARKS.md, measured on
+//! this machine in one run. `cargo xtask bench` builds the collector and this
+//! binary in release, runs it, and splices its report into BENCHMARKS.md.
+//!
+//! ```text
+//! heard-bench --collector target/release/collector --report target/bench/report.md [--seconds 5]
+//! ```
+//!
+//! Everything is bounded: a fixed list of runs of fixed length, a timeout on
+//! every request, loopback only, a temporary database removed at the end.
+
+// A command-line program: its progress and summary on stdout are its interface.
+#![allow(clippy::print_stdout)]
+
+mod bodies;
+mod collector;
+mod load;
+mod raw;
+mod report;
+mod stats;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use hyper::body::Bytes;
+
+use crate::bodies::Random;
+use crate::collector::{Running, Setup};
+use crate::load::Target;
+use crate::report::{Figures, Machine};
+use crate::stats::{CpuUse, RunSummary};
+
+/// Closed-loop connection counts, in the order they run.
+const CONCURRENCY: &[usize] = &[1, 8, 32, 128, 256];
+/// The open-loop rate the p99 target is stated at.
+const OPEN_LOOP_RATE: u64 = 5_000;
+/// Connections the open-loop run may spread its requests over.
+const OPEN_LOOP_CONNECTIONS: usize = 256;
+/// Distinct bodies; requests reuse them round-robin with fresh keys.
+const BODIES: usize = 2_000;
+/// The writer's default batch (settings `max_batch`), used by the raw loop.
+const MAX_BATCH: usize = 512;
+/// Starts timed for the start-up figure (the median is reported).
+const STARTS: usize = 5;
+/// The raw loop stops here even if time is left.
+const RAW_MAX_ROWS: u64 = 2_000_000;
+const SITE_KEY: &str = "bench";
+/// Single-row commits timed for the fsync figure.
+const COMMITS: usize = 200;
+
+struct Options {
+    collector: PathBuf,
+    report: PathBuf,
+    seconds: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let options = parse_options(std::env::args().skip(1))?;
+    let figures = measure(&options)?;
+    let markdown = report::render(&figures);
+    if let Some(parent) = options.report.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&options.report, &markdown)
+        .with_context(|| format!("writing {}", options.report.display()))?;
+    println!("{markdown}");
+    Ok(())
+}
+
+fn parse_options(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
+    let mut collector = None;
+    let mut report = None;
+    let mut seconds = 5;
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--collector" => collector = Some(PathBuf::from(value()?)),
+            "--report" => report = Some(PathBuf::from(value()?)),
+            "--seconds" => {
+                seconds = value()?.parse().context("--seconds takes a whole number")?;
+                if !(1..=60).contains(&seconds) {
+                    bail!("--seconds must be between 1 and 60");
+                }
+            }
+            _ => bail!(
+                "unknown argument {arg:?}\nusage: heard-bench --collector PATH --report PATH [--seconds N]"
+            ),
+        }
+    }
+    Ok(Options {
+        collector: collector.context("--collector PATH is required")?,
+        report: report.context("--report PATH is required")?,
+        seconds,
+    })
+}
+
+fn measure(options: &Options) -> anyhow::Result<Figures> {
+    let run_length = Duration::from_secs(options.seconds);
+    let machine = Machine::detect();
+    println!("bench: {machine}");
+    let directory = tempfile::Builder::new().prefix("heard-bench-").tempdir()?;
+    let setup = Setup {
+        binary: options
+            .collector
+            .canonicalize()
+            .with_context(|| format!("no collector binary at {}", options.collector.display()))?,
+        database: directory.path().join("intake.sqlite3"),
+        directory: directory.path().to_owned(),
+    };
+    let binary_bytes = std::fs::metadata(&setup.binary)?.len();
+
+    let mut random = Random::new(0x48_4541_5244);
+    let submissions: Vec<_> = (0..BODIES)
+        .map(|_| bodies::submission(&mut random))
+        .collect();
+    let bodies: Vec<Bytes> = submissions
+        .iter()
+        .map(|submission| serde_json::to_vec(submission).map(Bytes::from))
+        .collect::<Result<_, _>>()?;
+    let mean_body = bodies.iter().map(Bytes::len).sum::<usize>() / bodies.len();
+
+    setup.add_site(SITE_KEY)?;
+
+    let mut startups = Vec::new();
+    for _ in 0..STARTS {
+        let running = setup.start()?;
+        startups.push(running.startup);
+        running.stop()?;
+    }
+    startups.sort_unstable();
+    let startup = stats::percentile(&startups, 50.0).unwrap_or_default();
+    println!(
+        "bench: start-up to listening, median of {STARTS}: {}",
+        stats::millis(startup)
+    );
+
+    let running = setup.start()?;
+    let address: SocketAddr = running
+        .url
+        .trim_start_matches("http://")
+        .parse()
+        .with_context(|| format!("unexpected listening address {}", running.url))?;
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let target = Arc::new(Target::new(
+        address,
+        format!("/api/v1/sites/{SITE_KEY}/complaints"),
+        bodies,
+        format!("bench-{nonce:x}"),
+    ));
+    // One thread for the load generator: the collector gets the rest of the
+    // machine, and the generator's own cost stays bounded and visible.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut closed = Vec::new();
+    for &connections in CONCURRENCY {
+        let summary = watched(&running, || {
+            runtime.block_on(load::closed_loop(
+                Arc::clone(&target),
+                connections,
+                run_length,
+            ))
+        })?;
+        println!(
+            "bench: closed loop, {connections:>3} connections: {:>8.0}/s acknowledged, p50 {}, p99 {}, max {}, {} errors; cores: collector {:.2} (writer {:.2}), generator {:.2}",
+            summary.per_second(),
+            stats::millis(summary.p50),
+            stats::millis(summary.p99),
+            stats::millis(summary.max),
+            summary.errors,
+            summary.cpu.collector,
+            summary.cpu.writer,
+            summary.cpu.generator
+        );
+        closed.push((connections, summary));
+    }
+    let open = watched(&running, || {
+        runtime.block_on(load::open_loop(
+            Arc::clone(&target),
+            OPEN_LOOP_RATE,
+            run_length,
+            OPEN_LOOP_CONNECTIONS,
+        ))
+    })?;
+    println!(
+        "bench: open loop at {OPEN_LOOP_RATE}/s: {:.0}/s acknowledged, p50 {}, p99 {}, max {}, {} errors; cores: collector {:.2} (writer {:.2}), generator {:.2}",
+        open.per_second(),
+        stats::millis(open.p50),
+        stats::millis(open.p99),
+        stats::millis(open.max),
+        open.errors,
+        open.cpu.collector,
+        open.cpu.writer,
+        open.cpu.generator
+    );
+    let peak_rss = running.peak_rss()?;
+    running.stop()?;
+    drop(runtime);
+
+    // Every 201 must be a row on disk: count them after the collector stopped.
+    let acknowledged: u64 =
+        closed.iter().map(|(_, run)| run.acknowledged).sum::<u64>() + open.acknowledged;
+    let stored: u64 = rusqlite::Connection::open(&setup.database)?.query_row(
+        "SELECT count(*) FROM complaints",
+        [],
+        |row| row.get(0),
+    )?;
+    if stored < acknowledged {
+        bail!("{acknowledged} complaints were acknowledged but only {stored} are stored");
+    }
+
+    let commits = raw::commit_latencies(&directory.path().join("commits.sqlite3"), COMMITS)?;
+    let commit_median = stats::percentile(&commits, 50.0).unwrap_or_default();
+    let commit_p99 = stats::percentile(&commits, 99.0).unwrap_or_default();
+    println!(
+        "bench: one durable commit: median {}, p99 {}",
+        stats::millis(commit_median),
+        stats::millis(commit_p99)
+    );
+
+    println!("bench: raw SQLite loop, batches of {MAX_BATCH}…");
+    let raw_started = Instant::now();
+    let raw = raw::insert_loop(
+        &directory.path().join("raw.sqlite3"),
+        &submissions,
+        MAX_BATCH,
+        run_length,
+        RAW_MAX_ROWS,
+        false,
+    )?
+    .context("the raw loop measured nothing")?;
+    println!(
+        "bench: raw SQLite: {:.0} rows/s ({} rows in {} transactions, {:.1} s)",
+        stats::per_second(raw.rows, raw.elapsed),
+        raw.rows,
+        raw.transactions,
+        raw_started.elapsed().as_secs_f64()
+    );
+
+    // The same loop without the full-text insert in the inbox trigger: what
+    // the search index costs each write.
+    let raw_without_search = raw::insert_loop(
+        &directory.path().join("raw-without-search.sqlite3"),
+        &submissions,
+        MAX_BATCH,
+        run_length,
+        RAW_MAX_ROWS,
+        true,
+    )?;
+    if let Some(without) = &raw_without_search {
+        println!(
+            "bench: raw SQLite without the full-text insert: {:.0} rows/s",
+            stats::per_second(without.rows, without.elapsed)
+        );
+    }
+
+    Ok(Figures {
+        machine,
+        seconds: options.seconds,
+        bodies: BODIES,
+        mean_body,
+        closed,
+        open_rate: OPEN_LOOP_RATE,
+        open_connections: OPEN_LOOP_CONNECTIONS,
+        open,
+        acknowledged,
+        stored,
+        raw,
+        raw_without_search,
+        commit_median,
+        commit_p99,
+        commits: COMMITS,
+        max_batch: MAX_BATCH,
+        binary_bytes,
+        startup,
+        startups: STARTS,
+        peak_rss,
+    })
+}
+
+/// Runs one load run and adds how many cores the collector, its writer
+/// thread and the load generator kept busy meanwhile.
+fn watched(running: &Running, run: impl FnOnce() -> RunSummary) -> anyhow::Result<RunSummary> {
+    let collector_before = running.cpu()?;
+    let generator_before = collector::own_cpu();
+    let mut summary = run();
+    let collector_after = running.cpu()?;
+    let generator_after = collector::own_cpu();
+    let seconds = summary.elapsed.as_secs_f64().max(f64::EPSILON);
+    let cores =
+        |before: Duration, after: Duration| after.saturating_sub(before).as_secs_f64() / seconds;
+    summary.cpu = CpuUse {
+        collector: cores(collector_before.total, collector_after.total),
+        writer: cores(collector_before.writer, collector_after.writer),
+        generator: cores(generator_before, generator_after),
+    };
+    Ok(summary)
+}

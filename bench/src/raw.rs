@@ -1,0 +1,255 @@
+//! The raw SQLite limit: the rows intake writes (a complaint and its
+//! idempotency record), inserted by a bare rusqlite loop into the collector's
+//! own schema — its migration files, so the same tables, indexes and
+//! triggers — with the same durability (WAL, `synchronous=FULL`) and batch
+//! size; an acknowledgement email row too when the shopper left an address,
+//! as intake queues one. No HTTP, no validation, no savepoints, no read-back:
+//! what is left is SQLite and the disk.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use heard_shared::ComplaintSubmission;
+use rusqlite::{Connection, params};
+
+use crate::bodies::Random;
+
+/// The collector's migrations, every `migrations/NNNN_*.sql` file in order,
+/// each through `include_str!` (the list is written by `build.rs`).
+const MIGRATIONS: &[&str] = include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+
+/// What the loop measured.
+#[derive(Debug, Clone)]
+pub struct RawSummary {
+    pub rows: u64,
+    pub transactions: u64,
+    pub elapsed: Duration,
+}
+
+/// Inserts rows made from `submissions` in transactions of `batch` rows
+/// until `duration` has passed or `max_rows` are written.
+pub fn insert_loop(
+    path: &Path,
+    submissions: &[ComplaintSubmission],
+    batch: usize,
+    duration: Duration,
+    max_rows: u64,
+    without_search: bool,
+) -> anyhow::Result<Option<RawSummary>> {
+    let connection = Connection::open(path)?;
+    let mode: String =
+        connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    anyhow::ensure!(mode.eq_ignore_ascii_case("wal"), "WAL mode refused: {mode}");
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        connection.execute_batch(&format!("BEGIN; {sql}; COMMIT;"))?;
+        connection.pragma_update(None, "user_version", index as i64 + 1)?;
+    }
+    if without_search && !drop_search_insert(&connection)? {
+        return Ok(None);
+    }
+    connection.execute_batch(
+        "INSERT INTO merchants (id, name, created_at) VALUES (1, 'Bench merchant', 0);
+         INSERT INTO sites (id, merchant_id, site_key, name, allowed_origins, config, created_at, updated_at)
+         VALUES (1, 1, 'bench', 'Bench', '[]', '{}', 0, 0);",
+    )?;
+
+    // Prepared outside the timed loop: the JSON columns, as intake writes them.
+    let rows: Vec<(&ComplaintSubmission, String, String)> = submissions
+        .iter()
+        .map(|submission| {
+            (
+                submission,
+                serde_json::to_string(&submission.outcomes).unwrap_or_default(),
+                serde_json::to_string(&submission.answers).unwrap_or_default(),
+            )
+        })
+        .collect();
+    // Intake queues an acknowledgement email in the complaint's transaction
+    // when the shopper left an address, once the schema has a mail queue.
+    let queues_mail: bool = connection.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'mail_queue'",
+        [],
+        |row| row.get(0),
+    )?;
+    let mut random = Random::new(0x5eed);
+    let mut written: u64 = 0;
+    let mut transactions = 0;
+    let started = Instant::now();
+    let created_at = 1_790_000_000_000_i64;
+    while started.elapsed() < duration && written < max_rows {
+        connection.execute_batch("BEGIN IMMEDIATE")?;
+        {
+            let mut complaint = connection.prepare_cached(
+                "INSERT INTO complaints (
+                    site_id, reference, token_hash, status, category, category_label,
+                    value_orientation, urgent, description, remedy, outcomes, severity, mood,
+                    language, page_url, user_agent, answers, contact_name, contact_email,
+                    contact_phone, created_at, kind, callback_window, identity, identity_verified)
+                 VALUES (1, ?1, ?2, 'received', ?3, ?4, NULL, 0, ?5, ?6, ?7, ?8, ?9,
+                         ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 'complaint', NULL, NULL, 0)",
+            )?;
+            let mut idempotency = connection.prepare_cached(
+                "INSERT INTO idempotency_keys
+                 (site_id, key_hash, request_hash, complaint_id, wrapped_token, created_at)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for _ in 0..batch {
+                let (submission, outcomes, answers) = &rows[(written % rows.len() as u64) as usize];
+                let contact = submission.contact.as_ref();
+                let at = created_at + written as i64;
+                complaint.execute(params![
+                    reference(written),
+                    random.bytes32(),
+                    submission.category,
+                    submission.category,
+                    submission.description,
+                    submission.remedy,
+                    outcomes,
+                    submission.severity.map(|severity| severity.as_str()),
+                    submission.mood.map(|mood| mood.as_str()),
+                    submission.language,
+                    submission.page_url,
+                    submission.user_agent,
+                    answers,
+                    contact.and_then(|contact| contact.name.as_deref()),
+                    contact.and_then(|contact| contact.email.as_deref()),
+                    contact.and_then(|contact| contact.phone.as_deref()),
+                    at,
+                ])?;
+                let id = connection.last_insert_rowid();
+                idempotency.execute(params![
+                    random.bytes32(),
+                    random.bytes32(),
+                    id,
+                    random.bytes32(),
+                    at
+                ])?;
+                if let Some(email) = contact.and_then(|contact| contact.email.as_deref())
+                    && queues_mail
+                {
+                    connection
+                        .prepare_cached(
+                            "INSERT INTO mail_queue
+                             (complaint_id, kind, recipient, status_url, next_attempt_at, created_at)
+                             VALUES (?1, 'acknowledgement', ?2, ?3, ?4, ?4)",
+                        )?
+                        .execute(params![id, email, status_url(&mut random), at])?;
+                }
+                written += 1;
+            }
+        }
+        connection.execute_batch("COMMIT")?;
+        transactions += 1;
+    }
+    let elapsed = started.elapsed();
+    Ok(Some(RawSummary {
+        rows: written,
+        transactions,
+        elapsed,
+    }))
+}
+
+/// The trigger that files a new complaint for the inbox, and the statement
+/// in it that adds the complaint's text to the full-text index.
+const INBOX_TRIGGER: &str = "complaints_inbox_insert";
+const SEARCH_INSERT: &str = "INSERT INTO complaint_text";
+
+/// Recreates the inbox trigger without its full-text insert, to measure what
+/// the search index costs. False when the schema has no such statement.
+fn drop_search_insert(connection: &Connection) -> anyhow::Result<bool> {
+    let sql: Option<String> = connection
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+            [INBOX_TRIGGER],
+            |row| row.get(0),
+        )
+        .ok();
+    let Some(sql) = sql else { return Ok(false) };
+    let Some(without) = without_statement(&sql, SEARCH_INSERT) else {
+        return Ok(false);
+    };
+    connection.execute_batch(&format!("DROP TRIGGER {INBOX_TRIGGER}; {without};"))?;
+    Ok(true)
+}
+
+/// `sql` without the statement that starts with `start` (up to its `;`).
+fn without_statement(sql: &str, start: &str) -> Option<String> {
+    let begin = sql.find(start)?;
+    let end = begin + sql[begin..].find(';')? + 1;
+    Some(format!("{}{}", &sql[..begin], &sql[end..]))
+}
+
+/// How long one durable commit of one small row takes on this disk (WAL,
+/// `synchronous=FULL`): the floor under every acknowledgement, and the
+/// figure group commit spreads over a batch. `count` commits, sorted.
+pub fn commit_latencies(path: &Path, count: usize) -> anyhow::Result<Vec<Duration>> {
+    let connection = Connection::open(path)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection
+        .execute_batch("CREATE TABLE commits (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)")?;
+    let mut insert = connection.prepare("INSERT INTO commits (at) VALUES (?1)")?;
+    let mut latencies = Vec::with_capacity(count);
+    for number in 0..count {
+        let started = Instant::now();
+        insert.execute([number as i64])?;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort_unstable();
+    Ok(latencies)
+}
+
+/// A status link as the acknowledgement email carries it.
+fn status_url(random: &mut Random) -> String {
+    let token: String = random
+        .bytes32()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("http://127.0.0.1:8080/r/{token}")
+}
+
+/// A unique, random-looking receipt reference for row `number`: multiplying
+/// by an odd constant is a bijection modulo 2^40, so references never collide
+/// yet land all over the unique index, as random ones do.
+fn reference(number: u64) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut value = number.wrapping_mul(0x9E37_79B9_7F4B) & ((1 << 40) - 1);
+    let mut letters = [0u8; 8];
+    for letter in letters.iter_mut().rev() {
+        *letter = ALPHABET[(value & 31) as usize];
+        value >>= 5;
+    }
+    let letters = String::from_utf8_lossy(&letters);
+    format!("HRD-{}-{}", &letters[..4], &letters[4..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_is_cut_out_of_a_trigger() {
+        let trigger = "CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = 1; \
+                       INSERT INTO complaint_text (b) VALUES (concat_ws(char(10), NEW.b)); END";
+        assert_eq!(
+            without_statement(trigger, SEARCH_INSERT).as_deref(),
+            Some("CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = 1;  END")
+        );
+        assert_eq!(
+            without_statement("BEGIN SELECT 1; END", SEARCH_INSERT),
+            None
+        );
+    }
+
+    #[test]
+    fn references_are_unique_and_shaped_like_receipts() {
+        let references: std::collections::HashSet<String> = (0..10_000).map(reference).collect();
+        assert_eq!(references.len(), 10_000);
+        let one = reference(1);
+        assert_eq!(one.len(), 13);
+        assert!(one.starts_with("HRD-"));
+    }
+}
