@@ -829,3 +829,66 @@ async fn an_xss_payload_comes_back_as_plain_json_strings() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_shopper_sees_acknowledgement_status_and_replies_but_never_internal_notes() {
+    let harness = harness().await;
+    let token = crate::domain::token::ReceiptToken::generate();
+    let reference = record(
+        &harness.temp.store,
+        NewComplaint {
+            token_hash: token.hash(),
+            ..complaint(harness.acme_site, START, "The lid cracked")
+        },
+    )
+    .await;
+    let owner = harness.sign_in(ACME_OWNER).await;
+    let base = format!("/api/v1/inbox/complaints/{reference}");
+    for (path, body) in [
+        ("acknowledge", None),
+        (
+            "notes",
+            Some(r#"{"body": "INTERNAL: supplier batch 7 again"}"#),
+        ),
+        (
+            "replies",
+            Some(r#"{"body": "Sorry! <script>alert(1)</script> A new lid is on its way."}"#),
+        ),
+        ("status", Some(r#"{"status": "resolved"}"#)),
+    ] {
+        let response = harness
+            .call(Method::POST, &format!("{base}/{path}"), &owner, body)
+            .await;
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+    }
+
+    let response = harness
+        .send(
+            Request::get(format!("/r/{}", token.encode()))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let page = String::from_utf8(bytes.to_vec()).unwrap();
+    let timeline = &page[page.find("data-heard=\"timeline\"").expect("a timeline")..];
+    let received = timeline.find("We received your complaint").unwrap();
+    let acknowledged = timeline.find("A person has read it").unwrap();
+    let replied = timeline.find("Owner replied:").unwrap();
+    let resolved = timeline.find("Status: Resolved.").unwrap();
+    assert!(
+        received < acknowledged && acknowledged < replied && replied < resolved,
+        "{timeline}"
+    );
+    assert!(page.contains("Sorry! &lt;script&gt;alert(1)&lt;/script&gt; A new lid is on its way."));
+    assert!(!page.contains("<script>"));
+    assert!(
+        !page.contains("INTERNAL"),
+        "an internal note reached the shopper"
+    );
+}

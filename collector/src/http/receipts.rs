@@ -29,7 +29,7 @@ use heard_shared::SubmissionKind;
 use crate::clock;
 use crate::domain::receipts;
 use crate::domain::token::ReceiptToken;
-use crate::store::{ComplaintRecord, Site};
+use crate::store::{ComplaintRecord, PublicEvent, Site};
 
 /// What every recovery request is told, whether or not anything matched.
 pub const RECOVERY_ANSWER: &str = "If this reference and email address belong to a complaint, \
@@ -41,7 +41,10 @@ pub async fn page(
     Path(token): Path<String>,
 ) -> Result<Response, AppError> {
     Ok(match receipts::open(&state.store, &token).await? {
-        Some(complaint) => private_page(StatusCode::OK, render(&complaint, &token)),
+        Some(complaint) => {
+            let timeline = state.store.public_timeline(complaint.id).await?;
+            private_page(StatusCode::OK, render(&complaint, &timeline, &token))
+        }
         None => private_page(StatusCode::NOT_FOUND, not_found()),
     })
 }
@@ -310,7 +313,49 @@ fn private_json(status: StatusCode, value: serde_json::Value) -> Response {
     response
 }
 
-fn render(complaint: &ComplaintRecord, token: &str) -> String {
+/// "What has happened": every public event, oldest first, as text.
+fn render_timeline(body: &mut String, timeline: &[PublicEvent]) {
+    if timeline.is_empty() {
+        return;
+    }
+    body.push_str(
+        "<section aria-labelledby=\"history\">\n<h2 id=\"history\">What has happened</h2>\n\
+         <ol class=\"timeline\" data-heard=\"timeline\">\n",
+    );
+    for event in timeline {
+        let what = match (event.kind.as_str(), event.status) {
+            ("received", _) => "We received your complaint.".to_owned(),
+            ("acknowledged", _) => "A person has read it and is on it.".to_owned(),
+            ("status_changed", Some(status)) => format!("Status: {}.", status.label()),
+            ("public_reply", _) => match &event.first_name {
+                Some(name) => format!("{} replied:", escape(name)),
+                None => "We replied:".to_owned(),
+            },
+            _ => continue,
+        };
+        let _ = write!(
+            body,
+            "<li><time datetime=\"{iso}\">{human}</time> <span>{what}</span>",
+            iso = clock::rfc3339(event.at),
+            human = clock::human(event.at),
+        );
+        if let Some(reply) = event
+            .body
+            .as_deref()
+            .filter(|_| event.kind == "public_reply")
+        {
+            let _ = write!(
+                body,
+                "<blockquote class=\"text\" data-heard=\"reply\">{}</blockquote>",
+                escape(reply)
+            );
+        }
+        body.push_str("</li>\n");
+    }
+    body.push_str("</ol>\n</section>\n");
+}
+
+fn render(complaint: &ComplaintRecord, timeline: &[PublicEvent], token: &str) -> String {
     let mut body = String::with_capacity(2048 + complaint.description.len());
     let reference = escape(&complaint.reference);
     let _ = write!(
@@ -390,9 +435,11 @@ fn render(complaint: &ComplaintRecord, token: &str) -> String {
     } else {
         "We will also contact you the way you asked."
     };
+    body.push_str("</dl>\n</section>\n");
+    render_timeline(&mut body, timeline);
     let _ = write!(
         body,
-        "</dl>\n</section>\n<section>\n<h2>What happens next</h2>\n\
+        "<section>\n<h2>What happens next</h2>\n\
          <p>Someone will read your complaint and answer on this page. {contact}</p>\n\
          <p class=\"keep\">To come back later, bookmark this page or keep reference <strong>{reference}</strong>.</p>\n\
          </section>\n\

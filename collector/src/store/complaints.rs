@@ -89,6 +89,20 @@ pub struct ComplaintRecord {
     pub photos: u32,
 }
 
+/// One thing that happened to a complaint that the shopper may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicEvent {
+    pub at: i64,
+    /// `received`, `acknowledged`, `status_changed` or `public_reply`.
+    pub kind: String,
+    /// A reply's text.
+    pub body: Option<String>,
+    /// For a status change: the new status.
+    pub status: Option<Status>,
+    /// Who replied: the staff member's first name only.
+    pub first_name: Option<String>,
+}
+
 /// References are random; a collision is rare, so a few attempts suffice.
 const REFERENCE_ATTEMPTS: usize = 8;
 
@@ -260,6 +274,32 @@ const SELECT: &str = "SELECT c.id, c.site_id, s.name, c.reference, c.status, c.c
 
 fn by_id(connection: &Connection, id: i64) -> Result<Option<ComplaintRecord>, StoreError> {
     one(connection, &format!("{SELECT} WHERE c.id = ?1"), id)
+}
+
+/// The public part of a complaint's timeline, oldest first. Internal notes,
+/// tags and assignments are never public.
+pub(super) fn public_timeline(
+    connection: &Connection,
+    complaint_id: i64,
+) -> Result<Vec<PublicEvent>, StoreError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT e.at, e.kind, e.body, json_extract(e.data, '$.to'), u.display_name
+         FROM complaint_events e LEFT JOIN users u ON u.id = e.actor_user_id
+         WHERE e.complaint_id = ?1 AND e.public = 1
+         ORDER BY e.id",
+    )?;
+    let rows = statement.query_map([complaint_id], |row| {
+        let status: Option<String> = row.get(3)?;
+        let name: Option<String> = row.get(4)?;
+        Ok(PublicEvent {
+            at: row.get(0)?,
+            kind: row.get(1)?,
+            body: row.get(2)?,
+            status: status.as_deref().and_then(Status::parse),
+            first_name: name.and_then(|name| name.split_whitespace().next().map(str::to_owned)),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub(super) fn by_token_hash(

@@ -27,7 +27,7 @@ use tokio::sync::Notify;
 
 pub use attachments::NewAttachment;
 pub use audit::{AuditEntry, AuditNote};
-pub use complaints::{ComplaintRecord, IdempotencyRecord, NewComplaint, Recorded};
+pub use complaints::{ComplaintRecord, IdempotencyRecord, NewComplaint, PublicEvent, Recorded};
 #[cfg(test)]
 pub(crate) use inbox::fixtures as inbox_fixtures;
 pub use inbox::{
@@ -223,6 +223,12 @@ impl Store {
         self.inner
             .writer
             .run(move |connection| attachments::delete_unclaimed(connection, cutoff))
+            .await
+    }
+
+    /// What the shopper may see of a complaint's history, oldest first.
+    pub async fn public_timeline(&self, complaint_id: i64) -> Result<Vec<PublicEvent>, StoreError> {
+        self.read(move |connection| complaints::public_timeline(connection, complaint_id))
             .await
     }
 
