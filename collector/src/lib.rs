@@ -67,9 +67,13 @@ pub async fn serve(
         &public_url,
         settings.www_dir.clone(),
         settings.widget_dir.clone(),
-        accounts,
+        accounts.clone(),
     );
-    let janitor = tokio::spawn(domain::attachments::sweep_unclaimed(store.clone()));
+    let janitor = tokio::spawn(domain::janitor::run(
+        store.clone(),
+        accounts,
+        clock::Clock::System,
+    ));
     let (stop_mail, mail_stop) = watch::channel(false);
     let mailer = tokio::spawn(mail::deliver(
         store.clone(),

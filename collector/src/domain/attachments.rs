@@ -52,22 +52,11 @@ pub async fn upload(
 
 /// How long an uploaded photo waits for its complaint before it is deleted.
 pub const UNCLAIMED_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
-/// How often unclaimed photos are swept.
-const SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
-
-/// Deletes unclaimed photos older than [`UNCLAIMED_LIFETIME`], now and then
-/// every [`SWEEP_EVERY`], until the task is aborted.
-pub async fn sweep_unclaimed(store: Store) {
-    let mut ticks = tokio::time::interval(SWEEP_EVERY);
-    loop {
-        ticks.tick().await;
-        let cutoff = clock::now_millis() - UNCLAIMED_LIFETIME.as_millis() as i64;
-        match store.delete_unclaimed_attachments(cutoff).await {
-            Ok(0) => {}
-            Ok(deleted) => tracing::info!(deleted, "deleted photos no complaint claimed"),
-            Err(error) => tracing::warn!(%error, "could not sweep unclaimed photos"),
-        }
-    }
+/// Deletes photos no complaint claimed within [`UNCLAIMED_LIFETIME`] of `now`.
+pub async fn sweep_unclaimed(store: &Store, now: i64) -> Result<usize, StoreError> {
+    store
+        .delete_unclaimed_attachments(now - UNCLAIMED_LIFETIME.as_millis() as i64)
+        .await
 }
 
 /// `att_` and 128 random bits: knowing an id is what lets a complaint claim it.

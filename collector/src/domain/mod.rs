@@ -6,6 +6,7 @@ pub mod demo;
 pub mod identity;
 pub mod inbox;
 pub mod intake;
+pub mod janitor;
 pub mod photos;
 pub mod receipts;
 pub mod token;

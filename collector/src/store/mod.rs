@@ -36,7 +36,7 @@ pub use inbox::{
 };
 pub use mail::{MailKind, MailState, NewMail, QueuedMail};
 pub use migrations::latest_version;
-pub use sessions::{NewSession, SessionRecord, Throttle};
+pub use sessions::{NewSession, SessionRecord, Swept, Throttle};
 pub use shopper::{ComplaintExport, ExportedPhoto};
 pub use sites::{NewSite, Secret, Site};
 pub use users::{Credentials, NewInvite, NewUser, Role, StaffChange, User};
@@ -213,6 +213,20 @@ impl Store {
         self.inner
             .writer
             .run(move |connection| attachments::insert(connection, &attachment))
+            .await
+    }
+
+    /// Removes expired sessions, forgotten sign-in failures and ended
+    /// invitations (see `sessions::sweep`).
+    pub async fn sweep_expired_access(
+        &self,
+        now: i64,
+        idle_ms: i64,
+        forget_after_ms: i64,
+    ) -> Result<Swept, StoreError> {
+        self.inner
+            .writer
+            .run(move |connection| sessions::sweep(connection, now, idle_ms, forget_after_ms))
             .await
     }
 

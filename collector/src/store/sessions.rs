@@ -153,6 +153,36 @@ pub(super) fn delete_dead(
     Ok(())
 }
 
+/// How many expired rows a sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub sessions: usize,
+    pub attempts: usize,
+    pub invites: usize,
+}
+
+/// Removes every session past either limit, failure counts that are both
+/// unlocked and forgotten, and invitations past their end (used or not), so
+/// these tables hold only what can still matter.
+pub(super) fn sweep(
+    connection: &Connection,
+    now: i64,
+    idle_ms: i64,
+    forget_after_ms: i64,
+) -> Result<Swept, StoreError> {
+    Ok(Swept {
+        sessions: connection.execute(
+            "DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen_at <= ?2",
+            params![now, now.saturating_sub(idle_ms)],
+        )?,
+        attempts: connection.execute(
+            "DELETE FROM login_attempts WHERE locked_until <= ?1 AND last_failure_at <= ?2",
+            params![now, now.saturating_sub(forget_after_ms)],
+        )?,
+        invites: connection.execute("DELETE FROM invites WHERE expires_at <= ?1", [now])?,
+    })
+}
+
 /// The latest time any of `subjects` is locked out until, if later than `now`.
 pub(super) fn locked_until(
     connection: &Connection,
