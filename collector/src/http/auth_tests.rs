@@ -8,11 +8,11 @@ use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::Response;
 use heard_shared::ErrorBody;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::auth::{AuditPage, InviteView, SessionView, StaffList, UserEnvelope};
+use super::test_support::{body_bytes, error_code, json_body};
 use super::{AppState, router};
 use crate::clock::Clock;
 use crate::domain::accounts::{Accounts, LIGHT_PASSWORD_PARAMS};
@@ -211,29 +211,6 @@ fn set_cookie(response: &Response) -> String {
 /// `heard_session=…` from a response's `Set-Cookie`.
 fn cookie_pair(response: &Response) -> String {
     set_cookie(response).split(';').next().unwrap().to_owned()
-}
-
-async fn body_bytes(response: Response) -> Vec<u8> {
-    response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec()
-}
-
-async fn json_body<T: serde::de::DeserializeOwned>(response: Response) -> T {
-    let bytes = body_bytes(response).await;
-    serde_json::from_slice(&bytes)
-        .unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&bytes)))
-}
-
-async fn error_code(response: Response, status: StatusCode) -> String {
-    assert_eq!(response.status(), status);
-    let error: ErrorBody = json_body(response).await;
-    assert!(!error.message.is_empty());
-    error.error
 }
 
 // --- sign-in ---------------------------------------------------------------

@@ -241,4 +241,6 @@ mod inbox_tests;
 #[cfg(test)]
 mod receipts_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+use super::test_support::json_body;
 use super::{AppState, router};
 use crate::clock::Clock;
 use crate::domain::accounts::{Accounts, LIGHT_PASSWORD_PARAMS};
@@ -139,11 +140,6 @@ fn with_contact(language: &str, description: &str) -> Value {
 async fn body_text(response: Response) -> String {
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-async fn json_body<T: serde::de::DeserializeOwned>(response: Response) -> T {
-    let text = body_text(response).await;
-    serde_json::from_str(&text).unwrap_or_else(|error| panic!("{error}: {text}"))
 }
 
 fn token_of(receipt: &Receipt) -> String {

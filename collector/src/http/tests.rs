@@ -4,11 +4,11 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::Response;
 use heard_shared::limits::MAX_SUBMISSION_BYTES;
-use heard_shared::{ErrorBody, Receipt, SiteConfig};
-use http_body_util::BodyExt;
+use heard_shared::{Receipt, SiteConfig};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use super::test_support::{body_bytes, error_body, json_body};
 use super::{AppState, router};
 use crate::domain::accounts::{Accounts, LIGHT_PASSWORD_PARAMS};
 use crate::domain::demo::demo_site;
@@ -66,30 +66,6 @@ fn complaint() -> Value {
         "language": "en",
         "page_url": "https://shop.example/soy-milk-maker"
     })
-}
-
-async fn body_bytes(response: Response) -> Vec<u8> {
-    response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec()
-}
-
-async fn json_body<T: serde::de::DeserializeOwned>(response: Response) -> T {
-    let bytes = body_bytes(response).await;
-    serde_json::from_slice(&bytes)
-        .unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&bytes)))
-}
-
-async fn error_body(response: Response, status: StatusCode) -> ErrorBody {
-    assert_eq!(response.status(), status);
-    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
-    let error: ErrorBody = json_body(response).await;
-    assert!(!error.message.is_empty());
-    error
 }
 
 #[tokio::test]
