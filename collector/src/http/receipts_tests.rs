@@ -12,11 +12,9 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
-use super::test_support::json_body;
-use super::{AppState, router};
+use super::router;
+use super::test_support::{demo_state, json_body};
 use crate::clock::Clock;
-use crate::domain::accounts::{Accounts, LIGHT_PASSWORD_PARAMS};
-use crate::domain::demo::demo_site;
 use crate::mail::sink::{Received, Sink};
 use crate::mail::{Outgoing, Policy, deliver};
 use crate::store::test_support::{TempStore, temp_store};
@@ -39,17 +37,7 @@ impl Drop for Harness {
 
 async fn harness() -> Harness {
     let temp = temp_store();
-    temp.store
-        .add_site(demo_site(vec![SHOP.to_owned()]))
-        .await
-        .unwrap();
-    let state = AppState::new(
-        temp.store.clone(),
-        PUBLIC_URL,
-        "www".into(),
-        "target/widget".into(),
-        Accounts::new(temp.store.clone(), LIGHT_PASSWORD_PARAMS).unwrap(),
-    );
+    let state = demo_state(&temp, SHOP, PUBLIC_URL).await;
     let sink = Sink::start().await;
     let (stop_mail, stopped) = watch::channel(false);
     tokio::spawn(deliver(

@@ -5,6 +5,26 @@ use axum::response::Response;
 use heard_shared::ErrorBody;
 use http_body_util::BodyExt;
 
+use super::AppState;
+use crate::domain::accounts::{Accounts, LIGHT_PASSWORD_PARAMS};
+use crate::domain::demo::demo_site;
+use crate::store::test_support::TempStore;
+
+/// The demo site, allowing `shop`, served at `public_url` from `temp`'s store.
+pub async fn demo_state(temp: &TempStore, shop: &str, public_url: &str) -> AppState {
+    temp.store
+        .add_site(demo_site(vec![shop.to_owned()]))
+        .await
+        .unwrap();
+    AppState::new(
+        temp.store.clone(),
+        public_url,
+        "www".into(),
+        "target/widget".into(),
+        Accounts::new(temp.store.clone(), LIGHT_PASSWORD_PARAMS).unwrap(),
+    )
+}
+
 pub async fn body_bytes(response: Response) -> Vec<u8> {
     response
         .into_body()

@@ -8,10 +8,8 @@ use heard_shared::{Receipt, SiteConfig};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::test_support::{body_bytes, error_body, json_body};
-use super::{AppState, router};
-use crate::domain::accounts::{Accounts, LIGHT_PASSWORD_PARAMS};
-use crate::domain::demo::demo_site;
+use super::router;
+use super::test_support::{body_bytes, demo_state, error_body, json_body};
 use crate::store::test_support::{TempStore, temp_store};
 
 const SHOP: &str = "https://shop.example";
@@ -24,17 +22,7 @@ struct Harness {
 
 async fn harness() -> Harness {
     let temp = temp_store();
-    temp.store
-        .add_site(demo_site(vec![SHOP.to_owned()]))
-        .await
-        .unwrap();
-    let state = AppState::new(
-        temp.store.clone(),
-        PUBLIC_URL,
-        "www".into(),
-        "target/widget".into(),
-        Accounts::new(temp.store.clone(), LIGHT_PASSWORD_PARAMS).unwrap(),
-    );
+    let state = demo_state(&temp, SHOP, PUBLIC_URL).await;
     Harness {
         router: router(state),
         temp,
