@@ -47,7 +47,7 @@ impl Random {
     }
 }
 
-const ENGLISH: &[&str] = &[
+pub const ENGLISH: &[&str] = &[
     "The kettle I ordered arrived with a cracked lid and the box was soaked.",
     "I waited forty minutes on the phone and nobody picked up.",
     "The courier marked the parcel as delivered, but it never reached my door.",
@@ -62,7 +62,7 @@ const ENGLISH: &[&str] = &[
     "It is the third time this has happened since the spring.",
 ];
 
-const CHINESE: &[&str] = &[
+pub const CHINESE: &[&str] = &[
     "我订购的水壶收到时盖子已经裂开了，包装盒也湿透了。",
     "我在电话里等了四十分钟，一直没有人接听。",
     "快递显示已签收，但包裹根本没有送到我家门口。",
@@ -76,7 +76,7 @@ const CHINESE: &[&str] = &[
     "从春天到现在，这已经是第三次发生这种情况了。",
 ];
 
-const SPANISH: &[&str] = &[
+pub const SPANISH: &[&str] = &[
     "El hervidor que pedí llegó con la tapa rota y la caja empapada.",
     "Esperé cuarenta minutos al teléfono y nadie contestó.",
     "El repartidor marcó el paquete como entregado, pero nunca llegó a mi puerta.",

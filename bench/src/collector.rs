@@ -12,8 +12,10 @@ use anyhow::{Context, bail};
 const LISTENING_PREFIX: &str = "heard: collector listening on ";
 /// Longest wait for the listening line.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest wait for a graceful stop before the process is killed.
-const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Longest wait for a graceful stop before the process is killed: generous,
+/// because the stop after the intake runs is itself a figure (background
+/// work the collector finishes before it exits).
+const STOP_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The collector binary and the database it runs on.
 pub struct Setup {
@@ -144,15 +146,17 @@ impl Running {
 
     /// Asks the collector to stop (SIGTERM: it finishes queued writes), and
     /// kills it if it has not stopped in time.
-    pub fn stop(mut self) -> anyhow::Result<()> {
+    /// Stops the collector with SIGTERM; how long it took to exit.
+    pub fn stop(mut self) -> anyhow::Result<Duration> {
         let terminated = Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])
             .status()
             .is_ok_and(|status| status.success());
-        let deadline = Instant::now() + STOP_TIMEOUT;
+        let started = Instant::now();
+        let deadline = started + STOP_TIMEOUT;
         while terminated && Instant::now() < deadline {
             if self.child.try_wait()?.is_some() {
-                return Ok(());
+                return Ok(started.elapsed());
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! heard-bench --collector target/release/collector --report target/bench/report.md [--seconds 5]
+//!             [--inbox-store DIR] [--inbox-complaints 1000000] [--only inbox]
 //! ```
 //!
 //! Everything is bounded: a fixed list of runs of fixed length, a timeout on
@@ -14,6 +15,7 @@
 
 mod bodies;
 mod collector;
+mod inbox;
 mod load;
 mod raw;
 mod report;
@@ -55,10 +57,21 @@ struct Options {
     collector: PathBuf,
     report: PathBuf,
     seconds: u64,
+    /// Where the generated inbox store is kept between runs.
+    inbox_store: PathBuf,
+    /// Complaints in the generated store; 0 skips the inbox section.
+    inbox_complaints: u64,
+    /// Only the inbox section (for working on it; the report is not written).
+    only_inbox: bool,
 }
 
 fn main() -> anyhow::Result<()> {
     let options = parse_options(std::env::args().skip(1))?;
+    if options.only_inbox {
+        let figures = inbox::measure(&options.inbox_store, options.inbox_complaints)?;
+        println!("{}", report::render_inbox(&figures));
+        return Ok(());
+    }
     let figures = measure(&options)?;
     let markdown = report::render(&figures);
     if let Some(parent) = options.report.parent() {
@@ -74,6 +87,9 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> anyhow::Result<Optio
     let mut collector = None;
     let mut report = None;
     let mut seconds = 5;
+    let mut inbox_store = PathBuf::from("target/bench/inbox-store");
+    let mut inbox_complaints = 1_000_000;
+    let mut only_inbox = false;
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
         match arg.as_str() {
@@ -85,15 +101,41 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> anyhow::Result<Optio
                     bail!("--seconds must be between 1 and 60");
                 }
             }
+            "--inbox-store" => inbox_store = PathBuf::from(value()?),
+            "--inbox-complaints" => {
+                inbox_complaints = value()?
+                    .parse()
+                    .context("--inbox-complaints takes a whole number")?;
+            }
+            "--only" => {
+                let what = value()?;
+                if what != "inbox" {
+                    bail!("--only takes `inbox`");
+                }
+                only_inbox = true;
+            }
             _ => bail!(
-                "unknown argument {arg:?}\nusage: heard-bench --collector PATH --report PATH [--seconds N]"
+                "unknown argument {arg:?}\nusage: heard-bench --collector PATH --report PATH [--seconds N] [--inbox-store DIR] [--inbox-complaints N] [--only inbox]"
             ),
         }
+    }
+    if only_inbox {
+        return Ok(Options {
+            collector: collector.unwrap_or_default(),
+            report: report.unwrap_or_default(),
+            seconds,
+            inbox_store,
+            inbox_complaints: inbox_complaints.max(1),
+            only_inbox,
+        });
     }
     Ok(Options {
         collector: collector.context("--collector PATH is required")?,
         report: report.context("--report PATH is required")?,
         seconds,
+        inbox_store,
+        inbox_complaints,
+        only_inbox,
     })
 }
 
@@ -199,8 +241,19 @@ fn measure(options: &Options) -> anyhow::Result<Figures> {
         open.cpu.writer,
         open.cpu.generator
     );
+    // Search follows intake through the indexer thread: how far behind was
+    // it when the flood stopped, and how long until it caught up?
+    let (index_backlog, index_catch_up) = index_lag(&setup.database)?;
+    println!(
+        "bench: search index at the end of the runs: {index_backlog} complaints behind, caught up {} later",
+        stats::millis(index_catch_up)
+    );
     let peak_rss = running.peak_rss()?;
-    running.stop()?;
+    let stop_after_load = running.stop()?;
+    println!(
+        "bench: graceful stop after the runs: {}",
+        stats::millis(stop_after_load)
+    );
     drop(runtime);
 
     // Every 201 must be a row on disk: count them after the collector stopped.
@@ -260,7 +313,21 @@ fn measure(options: &Options) -> anyhow::Result<Figures> {
         );
     }
 
+    // Last: generating a million complaints would disturb the intake runs.
+    let inbox = if options.inbox_complaints > 0 {
+        Some(inbox::measure(
+            &options.inbox_store,
+            options.inbox_complaints,
+        )?)
+    } else {
+        None
+    };
+
     Ok(Figures {
+        inbox,
+        index_backlog,
+        index_catch_up,
+        stop_after_load,
         machine,
         seconds: options.seconds,
         bodies: BODIES,
@@ -301,4 +368,36 @@ fn watched(running: &Running, run: impl FnOnce() -> RunSummary) -> anyhow::Resul
         generator: cores(generator_before, generator_after),
     };
     Ok(summary)
+}
+
+/// Complaints stored but not yet in the search index now, and how long the
+/// indexer takes to reach the last of them (polled every 5 ms, at most two
+/// minutes).
+fn index_lag(database: &std::path::Path) -> anyhow::Result<(u64, Duration)> {
+    let mut index_path = database.as_os_str().to_owned();
+    index_path.push("-search");
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let index = rusqlite::Connection::open_with_flags(&index_path, flags)
+        .with_context(|| format!("opening the search index {index_path:?}"))?;
+    let source = rusqlite::Connection::open_with_flags(database, flags)?;
+    let stored: i64 =
+        source.query_row("SELECT coalesce(max(id), 0) FROM complaints", [], |row| {
+            row.get(0)
+        })?;
+    let indexed = || -> anyhow::Result<i64> {
+        Ok(index.query_row(
+            "SELECT high FROM marks WHERE what = 'complaint'",
+            [],
+            |row| row.get(0),
+        )?)
+    };
+    let backlog = u64::try_from(stored - indexed()?).unwrap_or(0);
+    let started = Instant::now();
+    while indexed()? < stored {
+        if started.elapsed() > Duration::from_secs(120) {
+            bail!("the search index did not catch up within two minutes");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok((backlog, started.elapsed()))
 }

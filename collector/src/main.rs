@@ -12,7 +12,7 @@ use heard_collector::clock::now_millis;
 use heard_collector::domain::accounts::Accounts;
 use heard_collector::domain::demo::demo_site;
 use heard_collector::settings::Settings;
-use heard_collector::store::{NewSite, Store};
+use heard_collector::store::{self, NewSite, Store};
 use heard_shared::SiteConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -49,6 +49,24 @@ enum Command {
     /// Manage staff accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Copy the database to FILE, safely while the collector runs: a
+    /// consistent snapshot (photos included), checked before it is kept.
+    Backup {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The new backup file; an existing file is never overwritten.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Replace the database with a backup made by `collector backup`. Stop
+    /// the collector first (a database in use is refused). The backup is
+    /// checked first; the replaced database is kept beside it.
+    Restore {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long = "from", value_name = "FILE")]
+        from: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -178,7 +196,51 @@ async fn main() -> anyhow::Result<()> {
         Command::User(UserCommand::List { config, merchant }) => {
             list_users(&Settings::load(config.config.as_deref())?, &merchant).await
         }
+        Command::Backup { config, to } => {
+            backup(&Settings::load(config.config.as_deref())?, to).await
+        }
+        Command::Restore { config, from } => {
+            restore(&Settings::load(config.config.as_deref())?, from).await
+        }
     }
+}
+
+async fn backup(settings: &Settings, to: PathBuf) -> anyhow::Result<()> {
+    let database = settings.database.clone();
+    let copy = to.clone();
+    let summary = tokio::task::spawn_blocking(move || store::backup::backup(&database, &copy))
+        .await?
+        .with_context(|| format!("backing up {}", settings.database.display()))?;
+    println!(
+        "Backed up {} to {}: {} complaints, {} bytes, schema version {}; integrity check ok.",
+        settings.database.display(),
+        to.display(),
+        summary.complaints,
+        summary.bytes,
+        summary.schema_version
+    );
+    Ok(())
+}
+
+async fn restore(settings: &Settings, from: PathBuf) -> anyhow::Result<()> {
+    let database = settings.database.clone();
+    let backup = from.clone();
+    let label = heard_collector::clock::rfc3339(now_millis()).replace(':', "");
+    let (summary, kept) =
+        tokio::task::spawn_blocking(move || store::backup::restore(&database, &backup, &label))
+            .await?
+            .with_context(|| format!("restoring {}", from.display()))?;
+    println!(
+        "Restored {} into {}: {} complaints, schema version {}.",
+        from.display(),
+        settings.database.display(),
+        summary.complaints,
+        summary.schema_version
+    );
+    if let Some(kept) = kept {
+        println!("The database it replaced is kept as {}.", kept.display());
+    }
+    Ok(())
 }
 
 async fn add_owner(
@@ -201,7 +263,7 @@ async fn add_owner(
     store.shutdown().await;
     let user = created?;
     println!(
-        "Created owner {} ({}) of {merchant:?}. Sign in at {}/api/v1/auth/login.",
+        "Created owner {} ({}) of {merchant:?}. Sign in at {}/inbox/login.",
         user.email,
         user.display_name,
         heard_collector::public_url(settings, settings.listen)

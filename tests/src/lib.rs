@@ -20,6 +20,7 @@ pub mod collector;
 mod pipes;
 pub mod serial;
 pub mod shopper;
+pub mod staff;
 pub mod wait;
 
 use std::path::PathBuf;

@@ -2,12 +2,14 @@
 //! Chromium, across a real cross-origin boundary.
 
 use anyhow::{Context, ensure};
+use heard_e2e::serial::one_browser_at_a_time;
 use heard_e2e::wait::{self, DEADLINE};
 use heard_e2e::{Browser, RunningCollector};
 use heard_shared::Reference;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopper_complains_through_the_widget_and_follows_the_receipt() -> anyhow::Result<()> {
+    let _turn = one_browser_at_a_time().await;
     let collector = RunningCollector::start()?;
     let browser = Browser::start().await?;
     let result = shopper_flow(&collector, &browser).await;
@@ -69,6 +71,34 @@ async fn shopper_flow(collector: &RunningCollector, browser: &Browser) -> anyhow
         parsed.to_string(),
         reference,
         "the widget shows the reference in its canonical HRD-XXXX-XXXX form"
+    );
+
+    // The copy button says what it did, in a live region: copied, or (where
+    // the browser refuses) selected for the shopper to copy.
+    browser
+        .click_in_widget(r#"button[data-heard="copy-reference"]"#)
+        .await?;
+    let note = wait::until("the copy button to report", DEADLINE, || async {
+        let text = browser
+            .widget_element(r#"[data-heard="copy-status"]"#)
+            .await?
+            .text()
+            .await?;
+        ensure!(!text.trim().is_empty(), "the copy status is still empty");
+        Ok(text.trim().to_owned())
+    })
+    .await?;
+    ensure!(
+        note == "Copied." || note.starts_with("Selected:"),
+        "the copy status reads {note:?}"
+    );
+    let selected = browser
+        .script("return window.getSelection().toString();", vec![])
+        .await?;
+    assert_eq!(
+        selected.as_str().map(str::trim),
+        Some(reference.as_str()),
+        "copying also selects the reference, so a keyboard copy works too"
     );
 
     assert_eq!(

@@ -7,10 +7,13 @@
 //!   at most 2 KB gzip.
 //! - What the first open fetches — the wasm, its JS glue and the CSS from
 //!   `HEARD_WIDGET_DIR` (`cargo xtask build-widget`). The target is 150 KB
-//!   brotli. The widget meets it (about 146 KB since the browser's own JSON
-//!   replaced serde_json), and this test is a ratchet a little above the
-//!   current size, below the target: it stops growth. Lower the ratchet as the
-//!   widget slims; never raise it without saying why in BENCHMARKS.md.
+//!   brotli. The widget meets it, and this test is a ratchet a little above
+//!   the current size, never above the target: it stops growth. Lower the
+//!   ratchet as the widget slims; never raise it without saying why in
+//!   BENCHMARKS.md. It was raised by 3 072 bytes, to the target itself, for
+//!   the opt-in "your earlier complaints" list (issue 4), after the build
+//!   started minifying the CSS (−1 045 bytes): measured + 1.5 KB would have
+//!   been over the target, so the target caps it.
 
 use std::io::Write;
 use std::path::Path;
@@ -21,9 +24,10 @@ use heard_e2e::{path_from_env, target_dir, workspace_root};
 const LOADER_BUDGET_GZIP: usize = 2 * 1024;
 /// The target from the widget issue: see the module comment.
 const FIRST_OPEN_TARGET_BROTLI: usize = 150 * 1024;
-/// What the first open may weigh today: the measured size (149 606 bytes)
-/// plus about 2 KB of room.
-const FIRST_OPEN_RATCHET_BROTLI: usize = 148 * 1024;
+/// What the first open may weigh today: the measured size (152 818 bytes,
+/// with the receipt's copy buttons and the earlier-complaints list, the CSS
+/// minified) plus the 782 bytes left below the target.
+const FIRST_OPEN_RATCHET_BROTLI: usize = FIRST_OPEN_TARGET_BROTLI;
 
 /// What the loader fetches when the widget first opens.
 const FIRST_OPEN_FILES: &[&str] = &["heard_widget_bg.wasm", "heard_widget.js", "widget.css"];

@@ -4,9 +4,7 @@
 //! Requests carry no cookies (`credentials: "omit"`): the widget is anonymous
 //! and must not ride on anything the shopper's browser holds for the collector.
 
-use heard_shared::{
-    API_VERSION, ComplaintSubmission, ErrorBody, IDEMPOTENCY_KEY_HEADER, Receipt, SiteConfig,
-};
+use heard_shared::{API_VERSION, ErrorBody, IDEMPOTENCY_KEY_HEADER, Receipt, SiteConfig};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -58,17 +56,15 @@ pub async fn site_config(collector: &str, site_key: &str) -> Result<SiteConfig, 
 pub async fn send_complaint(
     collector: &str,
     site_key: &str,
-    submission: &ComplaintSubmission,
+    body: &str,
     idempotency_key: &str,
 ) -> Result<Receipt, ApiError> {
     let url = endpoint(collector, site_key, "complaints");
-    // Serialising plain strings and enums cannot fail.
-    let body = crate::json::to_string(submission);
     let headers = [
         ("Content-Type", "application/json"),
         (IDEMPOTENCY_KEY_HEADER, idempotency_key),
     ];
-    let answer = call(&url, "POST", Some(&body), &headers).await?;
+    let answer = call(&url, "POST", Some(body), &headers).await?;
     interpret(answer.status, answer.retry_after.as_deref(), &answer.body)
 }
 
@@ -81,6 +77,54 @@ pub async fn catalog(
     let url = crate::i18n::catalog_url(collector, tag);
     let answer = call(&url, "GET", None, &[]).await?;
     interpret(answer.status, answer.retry_after.as_deref(), &answer.body)
+}
+
+/// Where an earlier complaint stands, as "your earlier complaints" shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiptStatus {
+    /// `received`, `acknowledged`, `in_progress`, `waiting_for_you`,
+    /// `resolved` or `closed`.
+    pub status: String,
+    /// The collector's English words for it, for a status this widget
+    /// version has no words for.
+    pub status_label: String,
+}
+
+impl ReceiptStatus {
+    /// Reads the two fields from the receipt's JSON view by hand, not
+    /// through serde: a derive here costs shoppers more wasm than this.
+    pub fn parse(body: &str) -> Option<ReceiptStatus> {
+        let view = crate::json::object(body)?;
+        Some(ReceiptStatus {
+            status: view.text("status")?,
+            status_label: view.text("status_label").unwrap_or_default(),
+        })
+    }
+}
+
+/// `GET {collector}/api/v1/receipts/{token}`: where an earlier complaint
+/// stands. `None` when it no longer exists (deleted, or the token is wrong).
+pub async fn receipt_status(
+    collector: &str,
+    token: &str,
+) -> Result<Option<ReceiptStatus>, ApiError> {
+    let answer = call(&receipt_url(collector, token), "GET", None, &[]).await?;
+    match answer.status {
+        404 => Ok(None),
+        200..=299 => ReceiptStatus::parse(&answer.body)
+            .map(Some)
+            .ok_or(ApiError::Unexpected(answer.status)),
+        status => Err(ApiError::Unexpected(status)),
+    }
+}
+
+/// The JSON view of the complaint with status token `token`.
+pub fn receipt_url(collector: &str, token: &str) -> String {
+    format!(
+        "{}/api/{API_VERSION}/receipts/{}",
+        collector.trim_end_matches('/'),
+        encode_path_segment(token)
+    )
 }
 
 /// The URL of one site endpoint; the site key is percent-encoded because it
@@ -239,6 +283,33 @@ mod tests {
     use heard_shared::FieldError;
 
     use super::*;
+
+    #[test]
+    fn the_status_is_read_from_the_receipt_view() {
+        let body = r#"{"reference":"HRD-AAAA-AAAA","status":"in_progress","status_label":"In progress","photos":2,"remedy":null}"#;
+        assert_eq!(
+            ReceiptStatus::parse(body),
+            Some(ReceiptStatus {
+                status: "in_progress".to_owned(),
+                status_label: "In progress".to_owned(),
+            })
+        );
+        assert_eq!(ReceiptStatus::parse(r#"{"status":3}"#), None);
+        assert_eq!(ReceiptStatus::parse(r#"[{"status":"closed"}]"#), None);
+        assert_eq!(ReceiptStatus::parse("<html>"), None);
+    }
+
+    #[test]
+    fn receipt_urls_encode_the_token() {
+        assert_eq!(
+            receipt_url("https://heard.example/", "abc_DEF-123"),
+            "https://heard.example/api/v1/receipts/abc_DEF-123"
+        );
+        assert_eq!(
+            receipt_url("https://heard.example", "../x"),
+            "https://heard.example/api/v1/receipts/..%2Fx"
+        );
+    }
 
     #[test]
     fn endpoints_are_built_from_the_base_and_an_encoded_site_key() {

@@ -14,6 +14,7 @@ use yew::prelude::*;
 use crate::api;
 use crate::checks;
 use crate::delivery::{self, Delivery};
+use crate::earlier;
 use crate::i18n::{self, Texts};
 use crate::page;
 use crate::panel::{Command, PanelControl};
@@ -60,13 +61,19 @@ pub fn app(props: &AppProps) -> Html {
     let dialog = use_node_ref();
     let wrapper = use_node_ref();
     let pending_focus = use_mut_ref(|| props.panel.is_open().then_some(FocusTarget::Title));
-    let was_open = use_mut_ref(|| props.panel.is_open());
+    // Starts closed so a dialog open from the start (inline) counts as opening.
+    let was_open = use_mut_ref(|| false);
     let pending_category = use_mut_ref(|| None::<String>);
     let config = use_state(|| Config::Loading);
     let config_attempt = use_state(|| 0_u32);
     let form = use_reducer(Form::default);
     let chosen_language = use_state(|| None::<String>);
     let texts = use_state(|| Rc::new(Texts::english()));
+    let earlier = use_mut_ref(Vec::new);
+    let redraw = {
+        let rerender = rerender.clone();
+        Callback::from(move |()| rerender.force_update())
+    };
     let page_context = use_memo((), |()| page::context());
     let delivery = Delivery {
         collector: props.collector.clone(),
@@ -203,6 +210,14 @@ pub fn app(props: &AppProps) -> Html {
     let open = props.panel.is_open();
     if open && !was_open.replace(open) {
         *pending_focus.borrow_mut() = Some(FocusTarget::Title);
+        // Complaints remembered on this device, with their statuses: read
+        // again each time the dialog opens.
+        earlier::refresh(
+            earlier.clone(),
+            props.collector.clone(),
+            props.site_key.clone(),
+            redraw.clone(),
+        );
     }
     *was_open.borrow_mut() = open;
     let t = (*texts).clone();
@@ -273,6 +288,8 @@ pub fn app(props: &AppProps) -> Html {
             pending_focus: &pending_focus,
             close: &close,
             delivery: &delivery,
+            earlier: &earlier,
+            redraw: &redraw,
         }
         .view(),
     };
@@ -383,6 +400,8 @@ struct Screens<'a> {
     pending_focus: &'a Rc<RefCell<Option<FocusTarget>>>,
     close: &'a Callback<()>,
     delivery: &'a Delivery,
+    earlier: &'a earlier::Rows,
+    redraw: &'a Callback<()>,
 }
 
 impl Screens<'_> {
@@ -405,6 +424,7 @@ impl Screens<'_> {
                         collector={self.props.collector.clone()}
                         language={self.language.clone()}
                         texts={self.texts.clone()}
+                        site_key={self.props.site_key.clone()}
                         kind={form.draft.kind}
                         on_start_over={focus_then(FocusTarget::Title, Action::StartOver)}
                         on_done={self.close.clone()}
@@ -471,6 +491,8 @@ impl Screens<'_> {
             collector: self.props.collector.clone(),
             site_key: self.props.site_key.clone(),
             language: self.language.clone(),
+            earlier: self.earlier.clone(),
+            redraw: self.redraw.clone(),
         };
         match form.step {
             Step::Categories => steps::categories::view(&ctx),

@@ -40,6 +40,8 @@ impl Delivery {
     /// answer, and once more with the receipt if it had to be queued.
     pub fn send(&self, submission: ComplaintSubmission, key: String, report: Callback<Outcome>) {
         let delivery = self.clone();
+        // Serialised once: every attempt and the outbox copy send this text.
+        let submission = crate::json::to_string(&submission);
         spawn_local(async move {
             match delivery.attempt(&submission, &key).await {
                 Err(problem) if problem.is_retryable() => {
@@ -77,16 +79,12 @@ impl Delivery {
         });
     }
 
-    async fn attempt(
-        &self,
-        submission: &ComplaintSubmission,
-        key: &str,
-    ) -> Result<Receipt, ApiError> {
+    async fn attempt(&self, submission: &str, key: &str) -> Result<Receipt, ApiError> {
         api::send_complaint(&self.collector, &self.site_key, submission, key).await
     }
 
     /// Tries again with backoff until an answer that is not worth retrying.
-    async fn retry(&self, submission: &ComplaintSubmission, key: &str, first: ApiError) -> Outcome {
+    async fn retry(&self, submission: &str, key: &str, first: ApiError) -> Outcome {
         let mut problem = first;
         let mut attempt = 0;
         loop {

@@ -21,6 +21,22 @@ pub fn list_from_str<T: DeserializeOwned>(text: &str) -> Option<Vec<T>> {
     imp::list_from_str(text)
 }
 
+/// The objects of a JSON array, for reading a few fields of each by hand
+/// rather than through a serde derive (whose code shoppers would download);
+/// elements that are not objects are skipped. `None` when `text` is not an
+/// array.
+pub fn objects(text: &str) -> Option<Vec<JsonObject>> {
+    imp::objects(text)
+}
+
+/// One JSON object, for reading a few fields by hand; `None` when `text` is
+/// not an object.
+pub fn object(text: &str) -> Option<JsonObject> {
+    imp::object(text)
+}
+
+pub use imp::JsonObject;
+
 /// `value` as compact JSON. The wire types hold only strings, integers,
 /// booleans, lists and maps with string keys, so writing cannot fail; an empty
 /// string stands for the impossible failure.
@@ -39,6 +55,49 @@ mod imp {
 
     pub fn from_str<T: DeserializeOwned>(text: &str) -> Option<T> {
         T::deserialize(Value(JSON::parse(text).ok()?)).ok()
+    }
+
+    /// One object of a parsed JSON array.
+    pub struct JsonObject(JsValue);
+
+    impl JsonObject {
+        fn field(&self, name: &str) -> JsValue {
+            js_sys::Reflect::get(&self.0, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+        }
+
+        /// A string field.
+        pub fn text(&self, name: &str) -> Option<String> {
+            self.field(name).as_string()
+        }
+
+        /// A number field.
+        pub fn number(&self, name: &str) -> Option<f64> {
+            self.field(name).as_f64()
+        }
+
+        /// An object field, as JSON text.
+        pub fn object_json(&self, name: &str) -> Option<String> {
+            let value = self.field(name);
+            if !value.is_object() || Array::is_array(&value) {
+                return None;
+            }
+            JSON::stringify(&value).ok()?.as_string()
+        }
+    }
+
+    pub fn object(text: &str) -> Option<JsonObject> {
+        let value = JSON::parse(text).ok()?;
+        (value.is_object() && !Array::is_array(&value)).then_some(JsonObject(value))
+    }
+
+    pub fn objects(text: &str) -> Option<Vec<JsonObject>> {
+        let list = JSON::parse(text).ok()?.dyn_into::<Array>().ok()?;
+        Some(
+            list.iter()
+                .filter(|value| value.is_object() && !Array::is_array(value))
+                .map(JsonObject)
+                .collect(),
+        )
     }
 
     pub fn list_from_str<T: DeserializeOwned>(text: &str) -> Option<Vec<T>> {
@@ -283,6 +342,47 @@ mod imp {
 
     pub fn from_str<T: DeserializeOwned>(text: &str) -> Option<T> {
         serde_json::from_str(text).ok()
+    }
+
+    /// One object of a parsed JSON array.
+    pub struct JsonObject(serde_json::Map<String, serde_json::Value>);
+
+    impl JsonObject {
+        /// A string field.
+        pub fn text(&self, name: &str) -> Option<String> {
+            self.0.get(name)?.as_str().map(str::to_owned)
+        }
+
+        /// A number field.
+        pub fn number(&self, name: &str) -> Option<f64> {
+            self.0.get(name)?.as_f64()
+        }
+
+        /// An object field, as JSON text.
+        pub fn object_json(&self, name: &str) -> Option<String> {
+            let value = self.0.get(name)?;
+            value.is_object().then(|| value.to_string())
+        }
+    }
+
+    pub fn object(text: &str) -> Option<JsonObject> {
+        match serde_json::from_str(text).ok()? {
+            serde_json::Value::Object(map) => Some(JsonObject(map)),
+            _ => None,
+        }
+    }
+
+    pub fn objects(text: &str) -> Option<Vec<JsonObject>> {
+        let values = serde_json::from_str::<Vec<serde_json::Value>>(text).ok()?;
+        Some(
+            values
+                .into_iter()
+                .filter_map(|value| match value {
+                    serde_json::Value::Object(map) => Some(JsonObject(map)),
+                    _ => None,
+                })
+                .collect(),
+        )
     }
 
     pub fn list_from_str<T: DeserializeOwned>(text: &str) -> Option<Vec<T>> {

@@ -10,6 +10,8 @@
 //! [`checks`] validates it as the shopper types; [`submission`] turns the form
 //! into the wire type; [`i18n`] holds the words and picks the language;
 //! [`api`] alone talks HTTP; [`outbox`] keeps what could not be sent;
+//! [`remember`] keeps the complaints the shopper chose to remember and
+//! [`earlier`] lists them;
 //! [`photos`] attaches pictures; [`page`] alone reads the host page and
 //! browser; [`panel`] is the bridge to the loader's handle.
 //!
@@ -39,11 +41,18 @@
 //! | `queued` | "saved on this device" notice |
 //! | `error` | any problem shown to the shopper |
 //! | `reference`, `status-link`, `start-over`, `done` | on the receipt |
+//! | `copy-reference`, `copy-link` | the receipt's copy buttons |
+//! | `copy-status` | the live region saying what a copy button did |
+//! | `remember` | checkbox on the receipt: remember it on this device |
+//! | `earlier` | the "your earlier complaints" list, when there are any |
+//! | `earlier-item` + `data-reference=<ref>`, `earlier-status`, `earlier-link`, `forget` | one remembered complaint |
+//! | `forget-all` | forgets every remembered complaint |
 
 pub mod api;
 pub mod app;
 pub mod checks;
 pub mod delivery;
+pub mod earlier;
 pub mod i18n;
 pub mod json;
 pub mod outbox;
@@ -51,6 +60,7 @@ pub mod page;
 pub mod panel;
 pub mod photos;
 pub mod receipt;
+pub mod remember;
 pub mod state;
 pub mod steps;
 pub mod submission;

@@ -17,15 +17,15 @@
 //! a full quota) every function quietly does nothing and reports nothing
 //! pending: the widget then retries only while the page stays open.
 
-use heard_shared::ComplaintSubmission;
-use serde::{Deserialize, Serialize};
-
 /// One complaint waiting to be sent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Pending {
     /// The key every attempt sends, so the collector stores it once.
     pub idempotency_key: String,
-    pub submission: ComplaintSubmission,
+    /// The complaint as the JSON body every attempt sends. Kept as text: the
+    /// widget never reads a `ComplaintSubmission` back, which keeps serde's
+    /// reader for it (about 2 KB brotli) out of the wasm.
+    pub submission: String,
     /// When it was first saved, in milliseconds since the Unix epoch.
     pub saved_at_ms: f64,
 }
@@ -113,17 +113,37 @@ fn without(mut list: Vec<Pending>, idempotency_key: &str) -> Vec<Pending> {
     list
 }
 
+/// The stored shape, unchanged since the outbox first shipped:
+/// `[{"idempotency_key": …, "submission": {…}, "saved_at_ms": …}]`.
 fn encode(list: &[Pending]) -> String {
-    // Plain strings, numbers and enums: serialising cannot fail.
-    crate::json::to_string(list)
+    let entries: Vec<String> = list
+        .iter()
+        .map(|pending| {
+            format!(
+                r#"{{"idempotency_key":{},"submission":{},"saved_at_ms":{}}}"#,
+                crate::json::to_string(&pending.idempotency_key),
+                pending.submission,
+                // Whole milliseconds: no float formatting in the wasm.
+                pending.saved_at_ms.max(0.0) as u64
+            )
+        })
+        .collect();
+    format!("[{}]", entries.join(","))
 }
 
-/// Reads the stored list, skipping entries that no longer parse (a widget
-/// version with a different shape) and entries past their age.
+/// Reads the stored list, skipping entries that do not have that shape and
+/// entries past their age.
 fn decode(text: &str, now_ms: f64) -> Vec<Pending> {
-    crate::json::list_from_str::<Pending>(text)
+    crate::json::objects(text)
         .unwrap_or_default()
         .into_iter()
+        .filter_map(|entry| {
+            Some(Pending {
+                idempotency_key: entry.text("idempotency_key")?,
+                submission: entry.object_json("submission")?,
+                saved_at_ms: entry.number("saved_at_ms")?,
+            })
+        })
         .filter(|pending| now_ms - pending.saved_at_ms <= MAX_AGE_MS)
         .collect()
 }
@@ -185,19 +205,30 @@ fn random_fraction() -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use heard_shared::ComplaintSubmission;
+
     use super::*;
+
+    fn submission(key: &str) -> ComplaintSubmission {
+        ComplaintSubmission {
+            category: "delivery".to_owned(),
+            description: format!("Parcel never came ({key})"),
+            language: "en".to_owned(),
+            ..ComplaintSubmission::default()
+        }
+    }
 
     fn complaint(key: &str, saved_at_ms: f64) -> Pending {
         Pending {
             idempotency_key: key.to_owned(),
-            submission: ComplaintSubmission {
-                category: "delivery".to_owned(),
-                description: format!("Parcel never came ({key})"),
-                language: "en".to_owned(),
-                ..ComplaintSubmission::default()
-            },
+            submission: serde_json::to_string(&submission(key)).unwrap(),
             saved_at_ms,
         }
+    }
+
+    /// What a stored entry sends, as the collector reads it.
+    fn sent(pending: &Pending) -> ComplaintSubmission {
+        serde_json::from_str(&pending.submission).unwrap()
     }
 
     #[test]
@@ -239,13 +270,38 @@ mod tests {
     #[test]
     fn a_list_survives_the_round_trip_through_storage_text() {
         let now = 1_800_000_000_000.0;
-        let mut first = complaint("key-first-1234", now - 1_000.0);
-        first
-            .submission
+        let mut answered = submission("key-first-1234");
+        answered
             .answers
             .insert("order".to_owned(), "A-1".to_owned());
+        let first = Pending {
+            idempotency_key: "key-first-1234".to_owned(),
+            submission: serde_json::to_string(&answered).unwrap(),
+            saved_at_ms: now - 1_000.0,
+        };
         let list = vec![first, complaint("key-second-1234", now)];
-        assert_eq!(decode(&encode(&list), now), list);
+        let back = decode(&encode(&list), now);
+        assert_eq!(back.len(), 2);
+        assert_eq!(sent(&back[0]), answered);
+        assert_eq!(back[0].idempotency_key, "key-first-1234");
+        assert_eq!(back[0].saved_at_ms, now - 1_000.0);
+        assert_eq!(sent(&back[1]), submission("key-second-1234"));
+    }
+
+    /// Entries written by earlier widget versions (the same shape, the
+    /// submission an object, the time a number) are still sent.
+    #[test]
+    fn entries_from_earlier_versions_are_read() {
+        let now = 1_800_000_000_000.0;
+        let text = format!(
+            r#"[{{"idempotency_key":"key-old-12345678","submission":{},"saved_at_ms":1799999999000.0}}]"#,
+            serde_json::to_string(&submission("old")).unwrap()
+        );
+        let back = decode(&text, now);
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].idempotency_key, "key-old-12345678");
+        assert_eq!(sent(&back[0]), submission("old"));
+        assert_eq!(back[0].saved_at_ms, 1_799_999_999_000.0);
     }
 
     #[test]
@@ -253,12 +309,15 @@ mod tests {
         let now = 1_800_000_000_000.0;
         let fresh = complaint("key-fresh-1234", now - MAX_AGE_MS + 1.0);
         let stale = complaint("key-stale-1234", now - MAX_AGE_MS - 1.0);
+        let both = encode(&[fresh.clone(), stale]);
         let text = format!(
-            r#"[{}, {}, {{"something":"else"}}, 42]"#,
-            serde_json::to_string(&fresh).unwrap(),
-            serde_json::to_string(&stale).unwrap()
+            r#"[{}, {{"something":"else"}}, {{"idempotency_key":"k","submission":"text","saved_at_ms":1}}, 42]"#,
+            &both[1..both.len() - 1]
         );
-        assert_eq!(decode(&text, now), vec![fresh]);
+        let back = decode(&text, now);
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].idempotency_key, fresh.idempotency_key);
+        assert_eq!(sent(&back[0]), sent(&fresh));
         assert_eq!(decode("not json", now), Vec::new());
         assert_eq!(decode("{}", now), Vec::new());
     }

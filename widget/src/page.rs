@@ -121,3 +121,32 @@ pub fn now_ms() -> f64 {
 fn fallback_key() -> String {
     format!("heard-{}", js_sys::Date::now() as u64)
 }
+
+/// Copies `text` for the shopper: selects `shown` (the element showing it),
+/// so the text is highlighted and a keyboard copy works whatever happens,
+/// then hands `text` to `navigator.clipboard.writeText` where the browser
+/// has it, else asks the browser to copy the selection. False when neither
+/// was possible and the shopper has to copy the selection themselves.
+pub fn copy_text(text: &str, shown: &Element) -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    let call = |target: &JsValue, name: &str, argument: &JsValue| -> Option<JsValue> {
+        let method = js_sys::Reflect::get(target, &name.into()).ok()?;
+        let method: js_sys::Function = method.dyn_into().ok()?;
+        method.call1(target, argument).ok()
+    };
+    if let Some(selection) = call(&window, "getSelection", &JsValue::UNDEFINED) {
+        call(&selection, "selectAllChildren", shown);
+    }
+    let clipboard = js_sys::Reflect::get(&window.navigator(), &"clipboard".into())
+        .unwrap_or(JsValue::UNDEFINED);
+    if call(&clipboard, "writeText", &JsValue::from_str(text)).is_some() {
+        return true;
+    }
+    window
+        .document()
+        .and_then(|document| call(&document, "execCommand", &"copy".into()))
+        .and_then(|copied| copied.as_bool())
+        .unwrap_or(false)
+}

@@ -8,6 +8,7 @@ use yew::prelude::*;
 
 use crate::i18n::Texts;
 use crate::page;
+use crate::remember::{self, Remembered};
 
 #[derive(Properties, PartialEq)]
 pub struct ReceiptProps {
@@ -17,6 +18,8 @@ pub struct ReceiptProps {
     /// The language dates are written in.
     pub language: String,
     pub texts: Rc<Texts>,
+    /// The site's key: a remembered complaint is kept under it.
+    pub site_key: AttrValue,
     /// What was sent: the title thanks for a complaint, a suggestion or a
     /// callback request.
     pub kind: SubmissionKind,
@@ -43,12 +46,30 @@ pub fn receipt_view(props: &ReceiptProps) -> Html {
         SubmissionKind::Callback => "receipt.title.callback",
     };
     let description = excerpt(&summary.description, EXCERPT_CHARS);
+    let reference_text = use_node_ref();
+    // `u32` states share the app's instantiation of the hook: less wasm.
+    let copy_note = use_state(|| NOT_COPIED);
+    let remembered =
+        use_state(|| u32::from(remember::is_remembered(&props.site_key, &receipt.reference)));
+    let link_text = use_node_ref();
 
     html! {
         <div class="heard-step heard-receipt">
             <h3 class="heard-receipt-title heard-step-title" tabindex="-1">{ t.get(title) }</h3>
             <p class="heard-muted">{ t.get("receipt.reference") }</p>
-            <p class="heard-reference" data-heard="reference">{ &receipt.reference }</p>
+            <div class="heard-copy-row">
+                <p class="heard-reference" data-heard="reference" ref={reference_text.clone()}>{ &receipt.reference }</p>
+                { copy_button(&copy_note, &receipt.reference, reference_text, t.get("receipt.copy.reference"), "copy-reference") }
+            </div>
+            // One live region for both copy buttons, so a screen reader hears
+            // what happened.
+            <p class="heard-copy-status" role="status" data-heard="copy-status">
+                { match *copy_note {
+                    COPIED => t.get("receipt.copied"),
+                    SELECTED => t.get("receipt.copy.selected"),
+                    _ => String::new(),
+                } }
+            </p>
             <p class="heard-muted">
                 { t.get("receipt.received") }{ " " }
                 <time datetime={receipt.created_at.clone()}>{ received }</time>
@@ -76,7 +97,7 @@ pub fn receipt_view(props: &ReceiptProps) -> Html {
                     <a
                         class="heard-button heard-primary"
                         data-heard="status-link"
-                        {href}
+                        href={href.clone()}
                         target="_blank"
                         rel="noopener"
                     >
@@ -84,7 +105,17 @@ pub fn receipt_view(props: &ReceiptProps) -> Html {
                         <span class="heard-visually-hidden">{ " " }{ t.get("channel.new_tab") }</span>
                     </a>
                 </p>
+                <div class="heard-copy-row">
+                    <p class="heard-link-text" dir="ltr" ref={link_text.clone()}>{ href.clone() }</p>
+                    { copy_button(&copy_note, &href, link_text, t.get("receipt.copy.link"), "copy-link") }
+                </div>
                 <p class="heard-muted">{ t.get("receipt.keep") }</p>
+                { remember_box(t, &remembered, Remembered {
+                    reference: receipt.reference.clone(),
+                    status_url: href,
+                    site_key: props.site_key.to_string(),
+                    created_at: receipt.created_at.clone(),
+                }) }
             }
 
             <div class="heard-actions">
@@ -96,6 +127,71 @@ pub fn receipt_view(props: &ReceiptProps) -> Html {
                 </button>
             </div>
         </div>
+    }
+}
+
+/// The opt-in: off until the shopper ticks it; unticking forgets again.
+fn remember_box(t: &Texts, remembered: &UseStateHandle<u32>, entry: Remembered) -> Html {
+    let onchange = {
+        let remembered = remembered.clone();
+        Callback::from(move |event: Event| {
+            let checked = event
+                .target_unchecked_into::<web_sys::HtmlInputElement>()
+                .checked();
+            if checked {
+                remember::remember(entry.clone());
+            } else {
+                remember::forget(&entry.site_key, &entry.reference);
+            }
+            remembered.set(u32::from(checked));
+        })
+    };
+    html! {
+        <div class="heard-field heard-remember">
+            <label class="heard-check">
+                <input
+                    type="checkbox"
+                    data-heard="remember"
+                    checked={**remembered == 1}
+                    aria-describedby="heard-remember-hint"
+                    {onchange}
+                />
+                <span>{ t.get("remember.label") }</span>
+            </label>
+            <p class="heard-muted" id="heard-remember-hint">{ t.get("remember.hint") }</p>
+        </div>
+    }
+}
+
+/// What the last press of a copy button achieved, as `copy_note` holds it.
+const NOT_COPIED: u32 = 0;
+const COPIED: u32 = 1;
+/// Only selected: the shopper copies it with the keyboard.
+const SELECTED: u32 = 2;
+
+/// A button that copies `text` (see [`page::copy_text`]); `shown` is the
+/// element showing it.
+fn copy_button(
+    copy_note: &UseStateHandle<u32>,
+    text: &str,
+    shown: NodeRef,
+    label: String,
+    hook: &'static str,
+) -> Html {
+    let onclick = {
+        let copy_note = copy_note.clone();
+        let text = text.to_owned();
+        Callback::from(move |_: MouseEvent| {
+            if let Some(element) = shown.cast::<web_sys::Element>() {
+                let copied = page::copy_text(&text, &element);
+                copy_note.set(if copied { COPIED } else { SELECTED });
+            }
+        })
+    };
+    html! {
+        <button type="button" class="heard-button heard-secondary heard-copy" data-heard={hook} {onclick}>
+            { label }
+        </button>
     }
 }
 

@@ -5,6 +5,8 @@
 //! - `cargo xtask test` runs every check CI runs, in order, stopping at the first failure.
 //! - `cargo xtask build-widget [--debug]` builds the widget into `target/widget/`.
 //! - `cargo xtask bench` measures intake and footprint and updates BENCHMARKS.md.
+//! - `cargo xtask fuzz [--cases N]` runs the fuzzing properties with many cases;
+//!   `--api` runs schemathesis against a real collector.
 
 // The xtask is a command-line program: what it prints is its interface.
 #![allow(clippy::print_stdout)]
@@ -13,6 +15,7 @@ mod bench;
 mod ci;
 mod cmd;
 mod demo;
+mod fuzz;
 mod setup;
 mod widget;
 
@@ -31,6 +34,11 @@ commands:
   build-widget [--debug]  build the widget into target/widget/ (release unless --debug)
   bench                   measure intake and footprint (release build, loopback load,
                           raw SQLite) and rewrite those sections of BENCHMARKS.md
+  fuzz [--cases N]        run the fuzzing properties (validator, intake parsing, image
+                          check, status tokens) with N cases each (default 20000)
+  fuzz --api [--seconds N]
+                          run schemathesis (from PyPI) against a real collector with
+                          collector/openapi.json for N seconds (default 120)
 ";
 
 fn main() -> ExitCode {
@@ -51,6 +59,7 @@ fn run(args: &[&str]) -> anyhow::Result<()> {
         ["demo"] => demo::run(&root),
         ["test"] => ci::run(&root),
         ["bench"] => bench::run(&root),
+        ["fuzz", options @ ..] => fuzz::run(&root, options),
         ["build-widget", options @ ..] if options.iter().all(|option| *option == "--debug") => {
             let release = !options.contains(&"--debug");
             let out_dir = widget::build_widget(&root, release)?;

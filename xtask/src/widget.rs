@@ -59,14 +59,103 @@ pub fn build_widget(workspace_root: &Path, release: bool) -> anyhow::Result<Path
         .generate(&out_dir)
         .with_context(|| format!("generating JS bindings for {}", wasm.display()))?;
 
+    // Comments and indentation are for people editing the stylesheet; every
+    // shopper would download them on the first open, so they go here.
     let css = workspace_root.join("www").join("widget.css");
-    fs::copy(&css, out_dir.join("widget.css"))
-        .with_context(|| format!("copying {}", css.display()))?;
+    let source = fs::read_to_string(&css).with_context(|| format!("reading {}", css.display()))?;
+    fs::write(out_dir.join("widget.css"), minify_css(&source))
+        .with_context(|| format!("writing the minified {}", css.display()))?;
     copy_catalogs(
         &workspace_root.join("widget").join("i18n"),
         &out_dir.join("i18n"),
     )?;
     Ok(out_dir)
+}
+
+/// Removes what the browser ignores from a stylesheet: comments and the
+/// whitespace people need but the CSS grammar does not. Careful rather than
+/// clever: strings and unquoted `url(…)` pass through byte for byte, a run of
+/// whitespace becomes one space unless it touches punctuation where no space is
+/// ever significant (`{ } ; , >` and after `:`), so descendant selectors
+/// (`.a .b`, `.a :focus`), `calc(1px + 2px)` and `and (…)` keep their spaces.
+fn minify_css(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut chars = source.chars().peekable();
+    // A whitespace run (or comment) seen but not yet written: written as one
+    // space only if the characters on both sides need it.
+    let mut pending_space = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut previous = '\0';
+                for inner in chars.by_ref() {
+                    if previous == '*' && inner == '/' {
+                        break;
+                    }
+                    previous = inner;
+                }
+                pending_space = true;
+            }
+            c if c.is_whitespace() => pending_space = true,
+            _ => {
+                if pending_space && needs_space_between(out.chars().last(), c) {
+                    out.push(' ');
+                }
+                pending_space = false;
+                if c == '}' && out.ends_with(';') {
+                    // The last declaration of a block needs no semicolon.
+                    out.pop();
+                }
+                out.push(c);
+                match c {
+                    '"' | '\'' => copy_string(&mut chars, c, &mut out),
+                    '(' if out.ends_with("url(")
+                        && chars
+                            .peek()
+                            .is_some_and(|next| *next != '"' && *next != '\'') =>
+                    {
+                        for inner in chars.by_ref() {
+                            out.push(inner);
+                            if inner == ')' {
+                                break;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+/// Whether whitespace between `before` and `after` can change the meaning.
+fn needs_space_between(before: Option<char>, after: char) -> bool {
+    const TIGHT_BOTH_SIDES: &[char] = &['{', '}', ';', ',', '>'];
+    match before {
+        None => false,
+        Some(before) => {
+            !(TIGHT_BOTH_SIDES.contains(&before)
+                || before == ':'
+                || TIGHT_BOTH_SIDES.contains(&after))
+        }
+    }
+}
+
+/// Copies a quoted string after its opening `quote`, escapes included.
+fn copy_string(chars: &mut impl Iterator<Item = char>, quote: char, out: &mut String) {
+    let mut escaped = false;
+    for c in chars {
+        out.push(c);
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == quote {
+            return;
+        }
+    }
 }
 
 /// Copies the language catalogs next to the widget, where it fetches the
@@ -87,4 +176,105 @@ fn copy_catalogs(from: &Path, to: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::minify_css;
+
+    /// The widget's real stylesheet, so the test covers what ships.
+    const WIDGET_CSS: &str = include_str!("../../www/widget.css");
+
+    /// Comments removed by a separate, simple pass (the stylesheet has no
+    /// `/*` inside strings).
+    fn without_comments(css: &str) -> String {
+        let mut without_comments = String::new();
+        let mut rest = css;
+        while let Some(start) = rest.find("/*") {
+            without_comments.push_str(&rest[..start]);
+            without_comments.push(' ');
+            let end = rest[start..].find("*/").expect("closed comment") + start + 2;
+            rest = &rest[end..];
+        }
+        without_comments.push_str(rest);
+        without_comments
+    }
+
+    /// Each rule's selector with whitespace normalised: what the minifier
+    /// must keep, in order.
+    fn selectors(css: &str) -> Vec<String> {
+        without_comments(css)
+            .split('{')
+            .map(|before| {
+                let prelude = before.rsplit(['}', ';']).next().unwrap_or_default();
+                prelude
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .replace(", ", ",")
+                    .replace(" >", ">")
+                    .replace("> ", ">")
+                    .replace(": ", ":")
+            })
+            .collect()
+    }
+
+    fn quoted_strings(css: &str) -> Vec<String> {
+        without_comments(css)
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn the_widget_stylesheet_keeps_every_rule_selector_and_string() {
+        let minified = minify_css(WIDGET_CSS);
+        assert!(
+            minified.len() < WIDGET_CSS.len() * 3 / 4,
+            "minified {} of {} bytes",
+            minified.len(),
+            WIDGET_CSS.len()
+        );
+        assert!(!minified.contains("/*"));
+        assert!(!minified.contains('\n'));
+        assert_eq!(
+            minified.matches('{').count(),
+            WIDGET_CSS.matches('{').count()
+        );
+        assert_eq!(
+            minified.matches('}').count(),
+            WIDGET_CSS.matches('}').count()
+        );
+        assert_eq!(selectors(&minified), selectors(WIDGET_CSS));
+        assert!(selectors(WIDGET_CSS).len() > 50);
+        assert_eq!(quoted_strings(&minified), quoted_strings(WIDGET_CSS));
+    }
+
+    #[test]
+    fn comments_go_and_meaningful_spaces_stay() {
+        assert_eq!(
+            minify_css(
+                "/* head */\n.a .b,\n.c > .d :focus {\n  width: calc(1px + 2px); /* why */\n  color: red;\n}\n"
+            ),
+            ".a .b,.c>.d :focus{width:calc(1px + 2px);color:red}"
+        );
+        assert_eq!(
+            minify_css("@media screen and (max-width: 480px) {\n  .a { margin: 0 auto }\n}"),
+            "@media screen and (max-width:480px){.a{margin:0 auto}}"
+        );
+    }
+
+    #[test]
+    fn strings_and_urls_pass_through_untouched() {
+        let css = ".a::before { content: \"/* not a comment */  \\\"x\\\"  ;}\"; \
+                   background: url(data:image/svg+xml;a/*b*/c) }\n\
+                   .b { font-family: 'Segoe  UI', x }";
+        assert_eq!(
+            minify_css(css),
+            ".a::before{content:\"/* not a comment */  \\\"x\\\"  ;}\";background:url(data:image/svg+xml;a/*b*/c)}\
+             .b{font-family:'Segoe  UI',x}"
+        );
+    }
 }

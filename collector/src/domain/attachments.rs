@@ -18,12 +18,23 @@ pub enum UploadError {
     Store(#[from] StoreError),
 }
 
-/// Checks and stores one photo for `site`. Decoding is CPU work, so it runs
-/// on the blocking pool, away from the request threads.
+/// Checks and stores one photo for `site`.
 pub async fn upload(
     store: &Store,
     site: &Site,
     bytes: Vec<u8>,
+) -> Result<AttachmentReceipt, UploadError> {
+    store_photo(store, site.id, bytes, clock::now_millis()).await
+}
+
+/// Re-encodes `bytes` and stores the photo, unclaimed, for the site
+/// `site_id`. Decoding is CPU work, so it runs on the blocking pool, away
+/// from the request threads.
+pub async fn store_photo(
+    store: &Store,
+    site_id: i64,
+    bytes: Vec<u8>,
+    now: i64,
 ) -> Result<AttachmentReceipt, UploadError> {
     let photo = tokio::task::spawn_blocking(move || photos::reencode(&bytes))
         .await
@@ -39,12 +50,12 @@ pub async fn upload(
     store
         .add_attachment(NewAttachment {
             id,
-            site_id: site.id,
+            site_id,
             content_type: photo.content_type.to_owned(),
             width: photo.width,
             height: photo.height,
             data: photo.data,
-            created_at: clock::now_millis(),
+            created_at: now,
         })
         .await?;
     Ok(receipt)

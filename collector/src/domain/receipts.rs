@@ -11,14 +11,14 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use heard_shared::Reference;
 use heard_shared::validate::is_plausible_email;
+use heard_shared::{Reference, Status};
 use serde_json::{Value, json};
 
 use super::intake::status_url;
 use super::token::ReceiptToken;
 use crate::clock;
-use crate::store::{ComplaintRecord, Store, StoreError};
+use crate::store::{ComplaintRecord, FollowUp, ShopperEvent, Store, StoreError, Survey};
 
 /// Recovery requests one client address may make per window.
 pub const RECOVERY_PER_ADDRESS: u32 = 5;
@@ -59,6 +59,83 @@ pub fn shopper_view(complaint: &ComplaintRecord) -> Value {
     })
 }
 
+/// The status page's JSON twin: [`shopper_view`] with what has happened,
+/// the survey answer, and what the shopper can do now.
+pub fn follow_up_view(
+    complaint: &ComplaintRecord,
+    follow_up: &FollowUp,
+    reopen_window_ms: i64,
+    now: i64,
+) -> Value {
+    let mut view = shopper_view(complaint);
+    let open = !matches!(follow_up.status, Status::Resolved | Status::Closed);
+    let reopen_until = super::followup::reopen_until(follow_up, reopen_window_ms, now);
+    if let Value::Object(fields) = &mut view {
+        // The summary columns and the timeline are written in one job; the
+        // follow-up read is the later one, so its status wins.
+        fields.insert("status".to_owned(), json!(follow_up.status));
+        fields.insert("status_label".to_owned(), json!(follow_up.status.label()));
+        fields.insert(
+            "resolved_at".to_owned(),
+            json!(follow_up.resolved_at.map(clock::rfc3339)),
+        );
+        fields.insert(
+            "looked_after_by".to_owned(),
+            json!(follow_up.looked_after_by),
+        );
+        fields.insert("timeline".to_owned(), timeline_json(&follow_up.timeline));
+        fields.insert("survey".to_owned(), survey_json(follow_up.survey.as_ref()));
+        fields.insert(
+            "actions".to_owned(),
+            json!({
+                "reply": follow_up.status != Status::Closed,
+                "resolve": open,
+                "reopen_until": reopen_until.map(clock::rfc3339),
+                "survey": follow_up.status == Status::Resolved,
+            }),
+        );
+    }
+    view
+}
+
+fn timeline_json(timeline: &[ShopperEvent]) -> Value {
+    Value::Array(
+        timeline
+            .iter()
+            .map(|event| {
+                json!({
+                    "at": clock::rfc3339(event.at),
+                    "kind": event.kind,
+                    "by": if event.by_shopper
+                        || matches!(
+                            event.kind.as_str(),
+                            "received" | "shopper_reply" | "survey_received"
+                        ) { "you" } else { "shop" },
+                    "from": event.from,
+                    "status": event.status,
+                    "because_of_reply": event.because_of_reply,
+                    "first_name": event.first_name,
+                    "body": event.body,
+                    "photos": event.photos,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn survey_json(survey: Option<&Survey>) -> Value {
+    survey.map_or(Value::Null, |survey| {
+        json!({
+            "satisfaction": survey.satisfaction,
+            "quick_enough": survey.quick_enough,
+            "would_return": survey.would_return,
+            "comment": survey.comment,
+            "answered_at": clock::rfc3339(survey.created_at),
+            "changed_at": clock::rfc3339(survey.updated_at),
+        })
+    })
+}
+
 /// Everything stored about the complaint a link opens, as one JSON document:
 /// what the status page shows, plus the guided answers, contact details,
 /// identity, browser, page and the photos themselves (base64).
@@ -72,6 +149,7 @@ pub async fn export(store: &Store, token: &str) -> Result<Option<Value>, StoreEr
     let Some(stored) = store.export_complaint(token.hash()).await? else {
         return Ok(None);
     };
+    let follow_up = store.follow_up(token.hash()).await?;
     let mut document = shopper_view(&complaint);
     let identity: Option<Value> = stored
         .identity
@@ -109,6 +187,11 @@ pub async fn export(store: &Store, token: &str) -> Result<Option<Value>, StoreEr
             json!(stored.identity_verified),
         );
         fields.insert("photo_files".to_owned(), Value::Array(photos));
+        if let Some(follow_up) = &follow_up {
+            fields.insert("status".to_owned(), json!(follow_up.status));
+            fields.insert("timeline".to_owned(), timeline_json(&follow_up.timeline));
+            fields.insert("survey".to_owned(), survey_json(follow_up.survey.as_ref()));
+        }
         fields.insert(
             "exported_at".to_owned(),
             json!(clock::rfc3339(clock::now_millis())),

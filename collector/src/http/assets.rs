@@ -11,7 +11,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// fixed widget reaches every shop quickly.
 const CACHE: &str = "public, max-age=300";
 
-/// `/widget.js`, `/widget/*` and `/assets/*`.
+/// `/widget.js`, `/widget/*`, `/assets/*` and `/inbox/assets/*`.
 pub fn router<S: Clone + Send + Sync + 'static>(www_dir: &Path, widget_dir: &Path) -> Router<S> {
     // The loader imports the bundle as an ES module and fetches the wasm and
     // CSS from the shop's origin, which needs a CORS grant. They are public
@@ -30,6 +30,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(www_dir: &Path, widget_dir: &Pat
         .route_service("/widget.js", ServeFile::new(www_dir.join("widget.js")))
         .nest("/widget", shared(ServeDir::new(widget_dir)))
         .nest_service("/assets", ServeDir::new(www_dir.join("assets")))
+        // The inbox pages' script and styles (same origin only: no CORS grant).
+        .nest_service("/inbox/assets", ServeDir::new(www_dir.join("inbox")))
         .layer(overriding(header::CACHE_CONTROL, CACHE))
 }
 

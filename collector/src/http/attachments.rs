@@ -22,6 +22,21 @@ pub async fn upload(
     Extension(site): Extension<Arc<Site>>,
     request: Request,
 ) -> Result<Response, AppError> {
+    let bytes = photo_bytes(request).await?;
+    let receipt = attachments::upload(&state.store, &site, bytes)
+        .await
+        .map_err(|error| match error {
+            UploadError::Photo(problem) => AppError::Photo(problem),
+            UploadError::Store(error) => error.into(),
+        })?;
+    tracing::info!(site = %site.key, id = %receipt.id, bytes = receipt.bytes, "photo stored");
+    Ok((StatusCode::CREATED, Json(receipt)).into_response())
+}
+
+/// The body of a photo upload: refused unless its declared type is one we
+/// accept, and past [`MAX_ATTACHMENT_BYTES`] (checked while reading). Only
+/// the content decides what it is: the domain sniffs and re-encodes it.
+pub async fn photo_bytes(request: Request) -> Result<Vec<u8>, AppError> {
     let declared = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -48,12 +63,5 @@ pub async fn upload(
                 AppError::MalformedBody(rejection.body_text())
             }
         })?;
-    let receipt = attachments::upload(&state.store, &site, bytes.to_vec())
-        .await
-        .map_err(|error| match error {
-            UploadError::Photo(problem) => AppError::Photo(problem),
-            UploadError::Store(error) => error.into(),
-        })?;
-    tracing::info!(site = %site.key, id = %receipt.id, bytes = receipt.bytes, "photo stored");
-    Ok((StatusCode::CREATED, Json(receipt)).into_response())
+    Ok(bytes.to_vec())
 }

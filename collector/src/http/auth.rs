@@ -62,20 +62,24 @@ pub struct LoginBody {
     password: String,
 }
 
-/// The peer's address, when the server was started with connection info
-/// (`serve` is; `oneshot` tests may add it). Behind a reverse proxy this is
-/// the proxy: forwarded headers are not trusted.
+/// The client's address, when the server was started with connection info
+/// (`serve` is; `oneshot` tests may add it): the peer, or — when the peer is
+/// one of the `trusted_proxies` — the client it forwarded for, exactly as the
+/// site API's rate limits see it.
 pub struct ClientAddress(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(ClientAddress(
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(address)| address.ip()),
+                .map(|ConnectInfo(address)| state.rate_limits.client(address.ip(), &parts.headers)),
         ))
     }
 }

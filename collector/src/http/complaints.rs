@@ -12,6 +12,7 @@ use super::AppState;
 use super::error::AppError;
 use super::json::JsonBody;
 use crate::domain::intake;
+use crate::domain::live::Arrival;
 use crate::store::Site;
 
 /// Set on the answer to a retried request that found its first receipt.
@@ -42,6 +43,12 @@ pub async fn create(
     )
     .await?;
     tracing::info!(site = %site.key, reference = %accepted.receipt.reference, replayed = accepted.replayed, "complaint accepted");
+    if !accepted.replayed {
+        state.live.publish(Arrival {
+            merchant_id: site.merchant_id,
+            reference: accepted.receipt.reference.clone(),
+        });
+    }
 
     let mut response = (StatusCode::CREATED, Json(accepted.receipt)).into_response();
     let headers = response.headers_mut();

@@ -249,6 +249,17 @@ impl IntoResponse for AppError {
     }
 }
 
+/// A query string of the wrong shape: 422, one field error named `query`.
+impl From<axum::extract::rejection::QueryRejection> for AppError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        AppError::Invalid(vec![FieldError::new(
+            "query",
+            "invalid",
+            rejection.body_text(),
+        )])
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
         match error {
@@ -258,7 +269,19 @@ impl From<StoreError> for AppError {
             StoreError::Closed => AppError::Unavailable {
                 retry_after_seconds: 5,
             },
+            // Logged by the writer; the widget keeps the complaint and retries.
+            StoreError::Full => AppError::Unavailable {
+                retry_after_seconds: 60,
+            },
             StoreError::IdempotencyConflict => AppError::IdempotencyConflict,
+            // Another process held the database past the busy timeout;
+            // nothing was stored, so the client may simply retry.
+            locked if locked.is_locked() => {
+                tracing::warn!(error = %locked, "the database stayed locked; answering 503");
+                AppError::Unavailable {
+                    retry_after_seconds: 2,
+                }
+            }
             other => AppError::Internal(other.to_string()),
         }
     }

@@ -31,10 +31,24 @@ const PAGE_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self';
 
 /// A complete HTML document around `body`, which must already be escaped.
 pub fn document(language: &str, title: &str, body: &str) -> String {
+    framed(language, "", title, body)
+}
+
+/// [`document`] for text that runs in `direction` (`ltr` or `rtl`).
+pub fn document_with_direction(language: &str, direction: &str, title: &str, body: &str) -> String {
+    framed(
+        language,
+        &format!(" dir=\"{}\"", escape(direction)),
+        title,
+        body,
+    )
+}
+
+fn framed(language: &str, direction: &str, title: &str, body: &str) -> String {
     let mut page = String::with_capacity(body.len() + 512);
     let _ = write!(
         page,
-        "<!doctype html>\n<html lang=\"{language}\">\n<head>\n<meta charset=\"utf-8\">\n\
+        "<!doctype html>\n<html lang=\"{language}\"{direction}>\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"robots\" content=\"noindex, nofollow\">\n<title>{title}</title>\n\
          <link rel=\"stylesheet\" href=\"/assets/receipt.css\">\n</head>\n<body>\n{body}</body>\n</html>\n",
@@ -46,6 +60,17 @@ pub fn document(language: &str, title: &str, body: &str) -> String {
 
 /// A private page: never cached, never indexed, never leaks its address.
 pub fn private_page(status: StatusCode, html: String) -> Response {
+    private_html(status, html, "no-referrer", PAGE_POLICY)
+}
+
+/// An HTML page that is never cached or indexed, with the `Referrer-Policy`
+/// and `Content-Security-Policy` given: the frame of every private page.
+pub fn private_html(
+    status: StatusCode,
+    html: String,
+    referrer_policy: &'static str,
+    content_security_policy: &'static str,
+) -> Response {
     let mut response = (status, html).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -55,7 +80,7 @@ pub fn private_page(status: StatusCode, html: String) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static(referrer_policy),
     );
     headers.insert(
         "x-robots-tag",
@@ -63,7 +88,7 @@ pub fn private_page(status: StatusCode, html: String) -> Response {
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PAGE_POLICY),
+        HeaderValue::from_static(content_security_policy),
     );
     response
 }

@@ -55,13 +55,7 @@ pub async fn list(
     staff: Staff,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<ListView>, AppError> {
-    let Query(query) = query.map_err(|rejection| {
-        AppError::Invalid(vec![FieldError::new(
-            "query",
-            "invalid",
-            rejection.body_text(),
-        )])
-    })?;
+    let Query(query) = query?;
     let mut errors = Vec::new();
     let request = ListRequest {
         status: query.status,

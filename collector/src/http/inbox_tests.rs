@@ -2,29 +2,18 @@
 //! in the way a browser is (session cookie + CSRF token), with two merchants
 //! so that every route is also tried across the tenant boundary.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, header};
-use axum::response::Response;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-use super::auth::SessionView;
-use super::test_support::{body_bytes, error_code, json_body};
-use super::{AppState, router};
-use crate::clock::Clock;
-use crate::domain::accounts::{Accounts, LIGHT_PASSWORD_PARAMS};
+use super::test_support::{
+    ACME_OWNER, OTHER_OWNER, PASSWORD, PUBLIC_URL, Session, StaffApp, body_bytes, error_code,
+    harness_is_app, json_body, route_literals, staff_state, two_owners, with_body,
+};
 use crate::store::inbox_fixtures::{START, complaint, record, site};
 use crate::store::test_support::{TempStore, temp_store};
 use crate::store::{NewComplaint, Role, User};
-
-const PUBLIC_URL: &str = "http://heard.test";
-const PASSWORD: &str = "correct horse battery staple";
-const ACME_OWNER: &str = "owner@acme.example";
-const OTHER_OWNER: &str = "owner@other.example";
 
 /// Every inbox route: method, path template, and a valid body for it.
 ///
@@ -66,98 +55,138 @@ const INBOX_ROUTES: &[(Method, &str, Option<&str>)] = &[
         "/api/v1/inbox/complaints/{reference}/replies",
         Some(r#"{"body": "We are sorry; a new one is on its way."}"#),
     ),
+    (
+        Method::POST,
+        "/api/v1/inbox/bulk",
+        Some(r#"{"references": ["{reference}"], "action": "add_tag", "tag": "vip"}"#),
+    ),
+    (
+        Method::GET,
+        "/api/v1/inbox/sites/{site_key}/response-targets",
+        None,
+    ),
+    (
+        Method::PUT,
+        "/api/v1/inbox/sites/{site_key}/response-targets",
+        Some(
+            r#"{"targets": [{"class": "serious", "first_response_hours": 2, "resolution_hours": 10}]}"#,
+        ),
+    ),
+    (Method::GET, "/api/v1/inbox/sites/{site_key}", None),
+    (
+        Method::PUT,
+        "/api/v1/inbox/sites/{site_key}",
+        Some(
+            r#"{"allowed_origins": ["https://shop.example"], "config": {"site_key": "ignored", "name": "Acme shop", "languages": ["en", "de"], "categories": [{"id": "product", "label": "Product problem"}]}}"#,
+        ),
+    ),
+    (Method::GET, "/api/v1/inbox/views", None),
+    (
+        Method::POST,
+        "/api/v1/inbox/views",
+        Some(r#"{"name": "Mine", "query": "status=open&assignee=me", "shared": false}"#),
+    ),
+    (Method::DELETE, "/api/v1/inbox/views/{view_id}", None),
+    (Method::GET, "/api/v1/inbox/canned-replies", None),
+    (
+        Method::POST,
+        "/api/v1/inbox/canned-replies",
+        Some(r#"{"language": "en", "title": "Sorry", "body": "We are sorry."}"#),
+    ),
+    (
+        Method::PUT,
+        "/api/v1/inbox/canned-replies/{canned_id}",
+        Some(r#"{"language": "en", "title": "Thanks", "body": "Thank you for telling us."}"#),
+    ),
+    (
+        Method::DELETE,
+        "/api/v1/inbox/canned-replies/{canned_id}",
+        None,
+    ),
+    (
+        Method::GET,
+        "/api/v1/inbox/complaints/{reference}/related",
+        None,
+    ),
+    (
+        Method::POST,
+        "/api/v1/inbox/complaints/{reference}/links",
+        Some(r#"{"with": "{second}"}"#),
+    ),
+    (
+        Method::POST,
+        "/api/v1/inbox/complaints/{reference}/merge",
+        Some(r#"{"into": "{second}"}"#),
+    ),
 ];
+
+/// The ids of the saved view and the canned reply every harness gives Acme
+/// (the first rows of their tables).
+const ACME_VIEW: &str = "1";
+const ACME_CANNED: &str = "1";
 
 struct Harness {
     temp: TempStore,
-    router: axum::Router,
-    accounts: Accounts,
+    app: StaffApp,
     /// A complaint of Acme's site.
     reference: String,
     acme_site: i64,
 }
 
-/// A signed-in browser: its cookie and CSRF token.
-struct Session {
-    cookie: String,
-    csrf: String,
-}
+harness_is_app!(Harness);
 
 async fn harness() -> Harness {
     let temp = temp_store();
-    let accounts = Accounts::new(temp.store.clone(), LIGHT_PASSWORD_PARAMS).unwrap();
-    for (merchant, email) in [("Acme", ACME_OWNER), ("Other", OTHER_OWNER)] {
-        accounts
-            .create_owner(merchant, email, "Owner", PASSWORD.to_owned(), START)
-            .await
-            .unwrap();
-    }
+    let accounts = two_owners(&temp.store).await;
     let (_, acme_site) = site(&temp.store, "Acme", "acme-shop").await;
     site(&temp.store, "Other", "other-shop").await;
     let reference = record(&temp.store, complaint(acme_site, START, "The kettle leaks")).await;
-    let state = AppState::new(
-        temp.store.clone(),
-        PUBLIC_URL,
-        "www".into(),
-        "target/widget".into(),
-        accounts.clone(),
-    )
-    .with_clock(Clock::manual(START + 60_000));
+    let acme_owner = temp
+        .store
+        .credentials_by_email(ACME_OWNER)
+        .await
+        .unwrap()
+        .unwrap()
+        .user;
+    let view = temp
+        .store
+        .save_view(
+            acme_owner.merchant_id,
+            acme_owner.id,
+            "Shared".to_owned(),
+            "status=open".to_owned(),
+            true,
+            START,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(view, crate::store::Change::Done(view) if view.id.to_string() == ACME_VIEW));
+    let canned = temp
+        .store
+        .save_canned_reply(
+            acme_owner.merchant_id,
+            acme_owner.id,
+            None,
+            "en".to_owned(),
+            "Hello".to_owned(),
+            "Hello, and thank you.".to_owned(),
+            START,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(canned, crate::store::Change::Done(reply) if reply.id.to_string() == ACME_CANNED)
+    );
+    let state = staff_state(&temp.store, &accounts, "www");
     Harness {
-        router: router(state),
+        app: StaffApp::new(state),
         temp,
-        accounts,
         reference,
         acme_site,
     }
 }
 
 impl Harness {
-    async fn send(&self, mut request: Request<Body>) -> Response {
-        request
-            .extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 1], 40000))));
-        self.router.clone().oneshot(request).await.unwrap()
-    }
-
-    async fn sign_in(&self, email: &str) -> Session {
-        let response = self
-            .send(
-                Request::builder()
-                    .method(Method::POST)
-                    .uri("/api/v1/auth/login")
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .body(Body::from(
-                        json!({ "email": email, "password": PASSWORD }).to_string(),
-                    ))
-                    .unwrap(),
-            )
-            .await;
-        assert_eq!(response.status(), StatusCode::OK);
-        let cookie = response.headers()[header::SET_COOKIE]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        let view: SessionView = json_body(response).await;
-        Session {
-            cookie,
-            csrf: view.csrf_token,
-        }
-    }
-
-    async fn user(&self, email: &str) -> User {
-        self.temp
-            .store
-            .credentials_by_email(email)
-            .await
-            .unwrap()
-            .unwrap()
-            .user
-    }
-
     /// Adds a staff member to Acme through an invitation and signs them in.
     async fn staff(&self, email: &str, role: Role) -> (User, Session) {
         let owner = self.user(ACME_OWNER).await;
@@ -172,23 +201,6 @@ impl Harness {
             .await
             .unwrap();
         (user, self.sign_in(email).await)
-    }
-
-    /// A same-origin request of a signed-in browser, with its CSRF token.
-    async fn call(
-        &self,
-        method: Method,
-        uri: &str,
-        session: &Session,
-        body: Option<&str>,
-    ) -> Response {
-        let builder = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::COOKIE, &session.cookie)
-            .header("x-csrf-token", &session.csrf)
-            .header(header::ORIGIN, PUBLIC_URL);
-        self.send(with_body(builder, body)).await
     }
 
     async fn timeline_kinds(&self) -> Vec<String> {
@@ -206,18 +218,38 @@ impl Harness {
     }
 }
 
-fn with_body(builder: axum::http::request::Builder, body: Option<&str>) -> Request<Body> {
-    match body {
-        Some(body) => builder
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_owned()))
-            .unwrap(),
-        None => builder.body(Body::empty()).unwrap(),
-    }
+/// Fills in a route's path: the complaint `reference`, and Acme's site
+/// (or, for a made-up reference, a made-up site).
+fn path(template: &str, reference: &str) -> String {
+    let (site_key, view, canned) = if reference == MADE_UP {
+        ("no-such-site", "999999", "999999")
+    } else {
+        ("acme-shop", ACME_VIEW, ACME_CANNED)
+    };
+    template
+        .replace("{reference}", reference)
+        .replace("{site_key}", site_key)
+        .replace("{view_id}", view)
+        .replace("{canned_id}", canned)
 }
 
-fn path(template: &str, reference: &str) -> String {
-    template.replace("{reference}", reference)
+/// A reference (and site) no merchant has.
+const MADE_UP: &str = "HRD-0000-0000";
+
+/// A route's body with the complaint `reference` filled in (bulk actions
+/// name their complaints in the body), and `second` for the other
+/// complaint of a merge or link.
+fn fill(body: Option<&str>, reference: &str, second: &str) -> Option<String> {
+    body.map(|body| {
+        body.replace("{reference}", reference)
+            .replace("{second}", second)
+    })
+}
+
+/// Whether the route names a merchant's object (in its path or body), so
+/// another merchant gets 404 rather than their own empty list.
+fn names_an_object(template: &str, body: Option<&str>) -> bool {
+    template.contains('{') || body.is_some_and(|body| body.contains("{reference}"))
 }
 
 /// Percent-encodes a query value (UTF-8 bytes).
@@ -249,9 +281,17 @@ async fn every_inbox_route_refuses_strangers() {
     let harness = harness().await;
     let acme = harness.sign_in(ACME_OWNER).await;
     let other = harness.sign_in(OTHER_OWNER).await;
-    for (method, template, body) in INBOX_ROUTES {
+    // Another of Acme's complaints, to merge and link with.
+    let second = record(
+        &harness.temp.store,
+        complaint(harness.acme_site, START + 1, "My kettle leaks too"),
+    )
+    .await;
+    for (method, template, table_body) in INBOX_ROUTES {
         let uri = path(template, &harness.reference);
         let route = format!("{method} {template}");
+        let filled = fill(*table_body, &harness.reference, &second);
+        let body = &filled.as_deref();
 
         // (a) No session: 401, whatever else the request carries.
         let anonymous = Request::builder()
@@ -299,44 +339,66 @@ async fn every_inbox_route_refuses_strangers() {
 
         // (c) Another merchant's complaint: 404, exactly like a made-up one.
         let response = harness.call(method.clone(), &uri, &other, *body).await;
-        if template.contains("{reference}") {
+        if names_an_object(template, *table_body) {
             assert_eq!(
                 error_code(response, StatusCode::NOT_FOUND).await,
                 "not_found",
                 "{route}"
             );
-            let made_up = path(template, "HRD-0000-0000");
-            let response = harness.call(method.clone(), &made_up, &acme, *body).await;
+            let made_up = path(template, MADE_UP);
+            let made_up_body = fill(*table_body, MADE_UP, &second);
+            let response = harness
+                .call(method.clone(), &made_up, &acme, made_up_body.as_deref())
+                .await;
             assert_eq!(response.status(), StatusCode::NOT_FOUND, "{route}");
         } else {
-            assert_eq!(response.status(), StatusCode::OK, "{route}");
+            assert!(response.status().is_success(), "{route}");
             let list: Value = json_body(response).await;
+            if list.get("complaints").is_some() {
+                assert!(
+                    !references(&list).contains(&harness.reference),
+                    "{route} lists another merchant's complaint"
+                );
+            }
             assert!(
-                !references(&list).contains(&harness.reference),
-                "{route} lists another merchant's complaint"
+                !list.to_string().contains("Hello, and thank you.")
+                    && !list.to_string().contains("\"Shared\""),
+                "{route} shows another merchant's views or canned replies: {list}"
             );
         }
     }
-    // Nothing any stranger sent changed the complaint.
+    // Nothing any stranger sent changed the complaints.
     assert_eq!(harness.timeline_kinds().await, ["received"]);
+    let acme_user = harness.user(ACME_OWNER).await;
+    let untouched = harness
+        .temp
+        .store
+        .inbox_complaint(acme_user.merchant_id, &second, START)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(untouched.timeline.len(), 1);
 
     // The table is complete: the owner of the complaint can use every route.
     for (method, template, body) in INBOX_ROUTES {
         let uri = path(template, &harness.reference);
-        let response = harness.call(method.clone(), &uri, &acme, *body).await;
-        assert_eq!(response.status(), StatusCode::OK, "{method} {template}");
+        let body = fill(*body, &harness.reference, &second);
+        let response = harness
+            .call(method.clone(), &uri, &acme, body.as_deref())
+            .await;
+        assert!(
+            response.status().is_success(),
+            "{method} {template}: {}",
+            response.status()
+        );
     }
 }
 
 #[test]
 fn the_route_table_lists_every_inbox_route() {
-    let router_source = include_str!("mod.rs");
-    let mut in_router: Vec<&str> = router_source
-        .split('"')
-        .filter(|literal| literal.starts_with("/api/v1/inbox"))
-        .collect();
-    in_router.sort();
-    in_router.dedup();
+    let in_router = route_literals(&[include_str!("mod.rs")], |literal| {
+        literal.starts_with("/api/v1/inbox")
+    });
     let mut in_table: Vec<&str> = INBOX_ROUTES.iter().map(|(_, path, _)| *path).collect();
     in_table.sort();
     in_table.dedup();
@@ -354,7 +416,10 @@ async fn a_viewer_reads_but_cannot_act() {
     let (_, viewer) = harness.staff("viewer@acme.example", Role::Viewer).await;
     for (method, template, body) in INBOX_ROUTES {
         let uri = path(template, &harness.reference);
-        let response = harness.call(method.clone(), &uri, &viewer, *body).await;
+        let body = fill(*body, &harness.reference, MADE_UP);
+        let response = harness
+            .call(method.clone(), &uri, &viewer, body.as_deref())
+            .await;
         if method.is_safe() {
             assert_eq!(response.status(), StatusCode::OK, "{method} {template}");
         } else {
@@ -679,6 +744,8 @@ async fn the_list_filters_searches_cjk_and_pages_with_a_cursor() {
     assert_eq!(references(&everything).len(), 4);
     assert!(everything["next_cursor"].is_null());
 
+    // Search reads the index, which follows intake by moments.
+    store.search_caught_up().await.unwrap();
     assert_eq!(
         references(&list(format!("q={}", encode("豆浆机 坏了"))).await),
         std::slice::from_ref(&soy)
@@ -868,4 +935,413 @@ async fn the_shopper_sees_acknowledgement_status_and_replies_but_never_internal_
         !page.contains("INTERNAL"),
         "an internal note reached the shopper"
     );
+}
+
+// --- response targets and bulk actions ---------------------------------------------
+
+#[tokio::test]
+async fn only_owners_change_response_targets_and_bad_ones_name_the_field() {
+    let harness = harness().await;
+    let acme = harness.sign_in(ACME_OWNER).await;
+    let (_, agent) = harness.staff("agent@acme.example", Role::Agent).await;
+    let uri = "/api/v1/inbox/sites/acme-shop/response-targets";
+    let body =
+        r#"{"targets": [{"class": "unrated", "first_response_hours": 1, "resolution_hours": 2}]}"#;
+
+    let response = harness.call(Method::PUT, uri, &agent, Some(body)).await;
+    assert_eq!(
+        error_code(response, StatusCode::FORBIDDEN).await,
+        "forbidden"
+    );
+    let response = harness.call(Method::GET, uri, &agent, None).await;
+    let view: Value = json_body(response).await;
+    assert!(
+        view["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["default"] == true)
+    );
+
+    let bad =
+        r#"{"targets": [{"class": "unrated", "first_response_hours": 9, "resolution_hours": 2}]}"#;
+    let response = harness.call(Method::PUT, uri, &acme, Some(bad)).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error: Value = json_body(response).await;
+    assert_eq!(error["fields"][0]["field"], "targets[0].resolution_hours");
+    let unknown =
+        r#"{"targets": [{"class": "whenever", "first_response_hours": 1, "resolution_hours": 2}]}"#;
+    let response = harness.call(Method::PUT, uri, &acme, Some(unknown)).await;
+    assert!(response.status().is_client_error());
+
+    // Every open complaint of the site is recomputed: here the one.
+    let response = harness.call(Method::PUT, uri, &acme, Some(body)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let view: Value = json_body(response).await;
+    assert_eq!(view["recomputed"], 1);
+    let unrated = view["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["class"] == "unrated")
+        .unwrap()
+        .clone();
+    assert_eq!(unrated["first_response_hours"], 1);
+    assert_eq!(unrated["default"], false);
+}
+
+#[tokio::test]
+async fn a_bulk_action_over_http_changes_the_whole_selection_or_nothing() {
+    let harness = harness().await;
+    let acme = harness.sign_in(ACME_OWNER).await;
+    let second = record(
+        &harness.temp.store,
+        complaint(harness.acme_site, START + 1, "The lid is loose"),
+    )
+    .await;
+    let body = |action: &str, references: &[&str]| {
+        let mut body = serde_json::from_str::<Value>(action).unwrap();
+        body["references"] = json!(references);
+        body.to_string()
+    };
+
+    // A reference that is not Acme's: 404, and the first one is untouched.
+    let response = harness
+        .call(
+            Method::POST,
+            "/api/v1/inbox/bulk",
+            &acme,
+            Some(&body(
+                r#"{"action": "set_status", "status": "in_progress"}"#,
+                &[&harness.reference, MADE_UP],
+            )),
+        )
+        .await;
+    assert_eq!(
+        error_code(response, StatusCode::NOT_FOUND).await,
+        "not_found"
+    );
+    assert_eq!(harness.timeline_kinds().await, ["received"]);
+
+    // An unknown action is a 4xx with the usual error shape.
+    let response = harness
+        .call(
+            Method::POST,
+            "/api/v1/inbox/bulk",
+            &acme,
+            Some(&body(r#"{"action": "explode"}"#, &[&harness.reference])),
+        )
+        .await;
+    assert!(response.status().is_client_error());
+
+    let response = harness
+        .call(
+            Method::POST,
+            "/api/v1/inbox/bulk",
+            &acme,
+            Some(&body(
+                r#"{"action": "set_status", "status": "in_progress"}"#,
+                &[&harness.reference, &second],
+            )),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let view: Value = json_body(response).await;
+    assert_eq!(view["changed"], 2);
+    assert_eq!(
+        harness.timeline_kinds().await,
+        ["received", "status_changed"]
+    );
+}
+
+// --- saved views and canned replies ------------------------------------------------
+
+/// The (name, query) of the views `session` may use.
+async fn views(harness: &Harness, session: &Session) -> Vec<(String, String)> {
+    let response = harness
+        .call(Method::GET, "/api/v1/inbox/views", session, None)
+        .await;
+    let list: Value = json_body(response).await;
+    list["views"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|view| {
+            (
+                view["name"].as_str().unwrap().to_owned(),
+                view["query"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn views_are_personal_or_shared_and_only_their_makers_or_owners_remove_them() {
+    let harness = harness().await;
+    let acme = harness.sign_in(ACME_OWNER).await;
+    let (_, agent) = harness.staff("agent@acme.example", Role::Agent).await;
+    let (_, colleague) = harness.staff("colleague@acme.example", Role::Agent).await;
+    let save = |name: &str, query: &str, shared: bool| {
+        json!({ "name": name, "query": query, "shared": shared }).to_string()
+    };
+
+    // Stored as the list reads it: empty fields and the cursor dropped.
+    let response = harness
+        .call(
+            Method::POST,
+            "/api/v1/inbox/views",
+            &agent,
+            Some(&save(
+                "My open",
+                "?status=open&q=&cursor=abc&tag=vip",
+                false,
+            )),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let personal: Value = json_body(response).await;
+    assert_eq!(personal["query"], "status=open&tag=vip");
+    // A filter the list refuses is refused here too; so is a taken name.
+    for (name, query) in [("Bad", "severity=terrible"), ("My open", "status=open")] {
+        let response = harness
+            .call(
+                Method::POST,
+                "/api/v1/inbox/views",
+                &agent,
+                Some(&save(name, query, false)),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{name}"
+        );
+    }
+    let response = harness
+        .call(
+            Method::POST,
+            "/api/v1/inbox/views",
+            &agent,
+            Some(&save("Team: safety", "status=open&severity=serious", true)),
+        )
+        .await;
+    let shared: Value = json_body(response).await;
+
+    // The colleague sees the shared views, not the agent's own.
+    let seen = views(&harness, &colleague).await;
+    assert!(seen.contains(&(
+        "Team: safety".to_owned(),
+        "status=open&severity=serious".to_owned()
+    )));
+    assert!(!seen.iter().any(|(name, _)| name == "My open"));
+    assert!(
+        views(&harness, &agent)
+            .await
+            .iter()
+            .any(|(name, _)| name == "My open")
+    );
+
+    // Another's personal view does not exist for the colleague; another's
+    // shared view is not theirs to remove; the owner may.
+    let personal_uri = format!("/api/v1/inbox/views/{}", personal["id"]);
+    let shared_uri = format!("/api/v1/inbox/views/{}", shared["id"]);
+    let response = harness
+        .call(Method::DELETE, &personal_uri, &colleague, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = harness
+        .call(Method::DELETE, &shared_uri, &colleague, None)
+        .await;
+    assert_eq!(
+        error_code(response, StatusCode::FORBIDDEN).await,
+        "forbidden"
+    );
+    let response = harness.call(Method::DELETE, &shared_uri, &acme, None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        !views(&harness, &agent)
+            .await
+            .iter()
+            .any(|(name, _)| name == "Team: safety")
+    );
+
+    let acme_user = harness.user(ACME_OWNER).await;
+    let audit = harness
+        .temp
+        .store
+        .audit_entries(acme_user.merchant_id, None, 100)
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit.iter().map(|entry| entry.action.as_str()).collect();
+    assert_eq!(actions.iter().filter(|a| **a == "view.saved").count(), 3);
+    assert!(actions.contains(&"view.deleted"));
+}
+
+#[tokio::test]
+async fn owners_write_canned_replies_and_agents_get_theirs_in_the_complaints_language_first() {
+    let harness = harness().await;
+    let acme = harness.sign_in(ACME_OWNER).await;
+    let other = harness.sign_in(OTHER_OWNER).await;
+    let (_, agent) = harness.staff("agent@acme.example", Role::Agent).await;
+    let reply = |language: &str, title: &str, body: &str| {
+        json!({ "language": language, "title": title, "body": body }).to_string()
+    };
+    let uri = "/api/v1/inbox/canned-replies";
+
+    let response = harness
+        .call(Method::POST, uri, &agent, Some(&reply("en", "Hi", "Hello")))
+        .await;
+    assert_eq!(
+        error_code(response, StatusCode::FORBIDDEN).await,
+        "forbidden"
+    );
+    for (language, title, body) in [
+        ("zh-Hans", "道歉", "非常抱歉给您带来不便。"),
+        ("zh-Hant", "道歉", "非常抱歉給您帶來不便。"),
+        ("de", "Entschuldigung", "Es tut uns leid."),
+    ] {
+        let response = harness
+            .call(
+                Method::POST,
+                uri,
+                &acme,
+                Some(&reply(language, title, body)),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "{language}");
+    }
+    // Bad fields are named; a title is unique per language.
+    for (body, field) in [
+        (reply("en", "", "x"), "title"),
+        (reply("en", "Ok", ""), "body"),
+        (reply("e n", "Ok", "x"), "language"),
+        (reply("de", "Entschuldigung", "again"), "title"),
+    ] {
+        let response = harness.call(Method::POST, uri, &acme, Some(&body)).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}"
+        );
+        let error: Value = json_body(response).await;
+        assert_eq!(error["fields"][0]["field"], field, "{body}");
+    }
+
+    let response = harness
+        .call(
+            Method::GET,
+            &format!("{uri}?language=zh-Hans"),
+            &agent,
+            None,
+        )
+        .await;
+    let list: Value = json_body(response).await;
+    let languages: Vec<&str> = list["canned_replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|reply| reply["language"].as_str().unwrap())
+        .collect();
+    assert_eq!(languages, ["zh-Hans", "zh-Hant", "de", "en"]);
+
+    // Another merchant can neither see nor change them.
+    let response = harness.call(Method::GET, uri, &other, None).await;
+    let list: Value = json_body(response).await;
+    assert_eq!(list["canned_replies"], json!([]));
+    let response = harness
+        .call(
+            Method::PUT,
+            &format!("{uri}/{ACME_CANNED}"),
+            &other,
+            Some(&reply("en", "Mine now", "x")),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = harness
+        .call(
+            Method::PUT,
+            &format!("{uri}/{ACME_CANNED}"),
+            &acme,
+            Some(&reply("en", "Hello again", "Hello, once more.")),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let changed: Value = json_body(response).await;
+    assert_eq!(changed["body"], "Hello, once more.");
+}
+
+// --- site settings -------------------------------------------------------------------
+
+#[tokio::test]
+async fn owners_change_a_sites_settings_with_errors_named_per_field() {
+    let harness = harness().await;
+    let acme = harness.sign_in(ACME_OWNER).await;
+    let (_, agent) = harness.staff("agent@acme.example", Role::Agent).await;
+    let uri = "/api/v1/inbox/sites/acme-shop";
+
+    let response = harness.call(Method::GET, uri, &agent, None).await;
+    let site: Value = json_body(response).await;
+    assert_eq!(
+        site["embed_snippet"],
+        format!("<script src=\"{PUBLIC_URL}/widget.js\" data-site=\"acme-shop\" async></script>")
+    );
+    let mut config = site["config"].clone();
+    config["name"] = json!("Acme kettles");
+    let body =
+        json!({ "allowed_origins": ["https://kettles.example"], "config": config }).to_string();
+    let response = harness.call(Method::PUT, uri, &agent, Some(&body)).await;
+    assert_eq!(
+        error_code(response, StatusCode::FORBIDDEN).await,
+        "forbidden"
+    );
+
+    // Every problem at once, each under its field.
+    let mut bad = config.clone();
+    bad["name"] = json!("");
+    bad["languages"] = json!([]);
+    let body = json!({ "allowed_origins": ["kettles.example/shop"], "config": bad }).to_string();
+    let response = harness.call(Method::PUT, uri, &acme, Some(&body)).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error: Value = json_body(response).await;
+    let fields: Vec<&str> = error["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|field| field["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"allowed_origins[0]"), "{fields:?}");
+    assert!(fields.contains(&"config.name"), "{fields:?}");
+    assert!(fields.contains(&"config.languages"), "{fields:?}");
+
+    let body =
+        json!({ "allowed_origins": ["https://Kettles.example"], "config": config }).to_string();
+    let response = harness.call(Method::PUT, uri, &acme, Some(&body)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // The public widget configuration follows at once; so does CORS.
+    let response = harness
+        .send(
+            Request::builder()
+                .uri("/api/v1/sites/acme-shop/config")
+                .header(header::ORIGIN, "https://kettles.example")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://kettles.example"
+    );
+    let public: Value = json_body(response).await;
+    assert_eq!(public["name"], "Acme kettles");
+    assert_eq!(public["site_key"], "acme-shop");
+
+    let acme_user = harness.user(ACME_OWNER).await;
+    let audit = harness
+        .temp
+        .store
+        .audit_entries(acme_user.merchant_id, None, 20)
+        .await
+        .unwrap();
+    assert_eq!(audit[0].action, "site.settings_changed");
 }

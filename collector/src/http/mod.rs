@@ -4,24 +4,39 @@
 pub mod assets;
 pub mod attachments;
 pub mod auth;
+pub mod canned;
+pub mod clusters;
 pub mod complaints;
 pub mod demo;
 pub mod error;
+pub mod followup;
 pub mod health;
 pub mod html;
 pub mod inbox;
+pub mod inbox_pages;
+pub mod inbox_work;
+pub mod insights;
 pub mod json;
+pub mod live;
+pub mod notifications;
+pub mod rate_limit;
 pub mod receipts;
+pub mod relations;
+pub mod routing;
+pub mod security_headers;
 pub mod site_access;
+pub mod site_settings;
 pub mod sites;
 pub mod staff;
+pub mod status_page;
+pub mod views;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Router, middleware};
 use heard_shared::limits::{MAX_ATTACHMENT_BYTES, MAX_SUBMISSION_BYTES};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -29,8 +44,10 @@ use tower_http::trace::TraceLayer;
 
 use self::error::AppError;
 use self::json::BodyLimit;
+use self::rate_limit::RateLimits;
 use crate::clock::Clock;
 use crate::domain::accounts::Accounts;
+use crate::domain::live::LiveFeed;
 use crate::domain::receipts::RecoveryLimiter;
 use crate::store::Store;
 
@@ -52,6 +69,14 @@ pub struct AppState {
     pub clock: Clock,
     /// Counts lost-link recovery requests per client and per reference.
     pub recovery: RecoveryLimiter,
+    /// Token buckets per client and per site on the public site API.
+    pub rate_limits: RateLimits,
+    /// New complaints, announced to open inboxes (server-sent events).
+    pub live: LiveFeed,
+    /// How long after resolution the shopper may reopen, in ms.
+    pub reopen_window_ms: i64,
+    /// How far apart similar complaints may be and still form a cluster.
+    pub cluster_window_ms: i64,
 }
 
 impl AppState {
@@ -73,6 +98,34 @@ impl AppState {
             accounts,
             clock: Clock::System,
             recovery: RecoveryLimiter::default(),
+            rate_limits: RateLimits::default(),
+            live: LiveFeed::default(),
+            reopen_window_ms: i64::from(DEFAULT_REOPEN_WINDOW_DAYS) * DAY_MS,
+            cluster_window_ms: crate::domain::clusters::ClusterPolicy::default().window_ms,
+        }
+    }
+
+    /// The same state letting shoppers reopen for `days` after resolution.
+    pub fn with_reopen_window_days(self, days: u32) -> AppState {
+        AppState {
+            reopen_window_ms: i64::from(days) * DAY_MS,
+            ..self
+        }
+    }
+
+    /// The same state with clusters `hours` wide (issue 6).
+    pub fn with_cluster_window_hours(self, hours: u32) -> AppState {
+        AppState {
+            cluster_window_ms: i64::from(hours.max(1)) * 3_600_000,
+            ..self
+        }
+    }
+
+    /// The same state with these rate limits (the defaults otherwise).
+    pub fn with_rate_limits(self, rate_limits: RateLimits) -> AppState {
+        AppState {
+            rate_limits,
+            ..self
         }
     }
 
@@ -82,11 +135,16 @@ impl AppState {
     }
 }
 
+/// The reopening window when none is configured (as in `Settings`).
+const DEFAULT_REOPEN_WINDOW_DAYS: u32 = 14;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
 /// Recovery requests and the shopper's forms are a few short fields.
 const RECOVERY_BODY_BYTES: usize = 4 * 1024;
 
 /// Every route the collector answers, at a glance.
 pub fn router(state: AppState) -> Router {
+    let secure = state.secure_cookies;
     let site_api = Router::new()
         .route(
             "/api/v1/sites/{site_key}/config",
@@ -112,6 +170,11 @@ pub fn router(state: AppState) -> Router {
                 .options(site_access::preflight)
                 .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES)),
         )
+        // Runs after site_access (layers run outside in), so a 429 keeps the CORS grant.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::rate_limit,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             site_access::site_access,
@@ -171,8 +234,96 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/inbox/complaints/{reference}/replies",
             post(inbox::reply),
         )
+        .route("/api/v1/inbox/bulk", post(inbox_work::bulk))
+        .route(
+            "/api/v1/inbox/sites/{site_key}/response-targets",
+            get(inbox_work::targets).put(inbox_work::set_targets),
+        )
+        .route(
+            "/api/v1/inbox/complaints/{reference}/related",
+            get(relations::show),
+        )
+        .route(
+            "/api/v1/inbox/complaints/{reference}/merge",
+            post(relations::merge),
+        )
+        .route(
+            "/api/v1/inbox/complaints/{reference}/links",
+            post(relations::link),
+        )
+        .route(
+            "/api/v1/inbox/sites/{site_key}",
+            get(site_settings::show).put(site_settings::update),
+        )
+        .route("/api/v1/inbox/views", get(views::list).post(views::save))
+        .route("/api/v1/inbox/views/{view_id}", delete(views::delete))
+        .route(
+            "/api/v1/inbox/canned-replies",
+            get(canned::list).post(canned::create),
+        )
+        .route(
+            "/api/v1/inbox/canned-replies/{canned_id}",
+            put(canned::update).delete(canned::delete),
+        )
         .layer(DefaultBodyLimit::max(inbox::INBOX_BODY_BYTES))
         .layer(Extension(BodyLimit(inbox::INBOX_BODY_BYTES)))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+
+    // Routing rules, teams, webhooks and the notification outbox: owners
+    // only (`Staff` + role check in each handler). A new route here also goes
+    // into the table of `routing_tests::every_routing_route_refuses_strangers`.
+    let routing_api = Router::new()
+        .route(
+            "/api/v1/routing/rules",
+            get(routing::list_rules).post(routing::create_rule),
+        )
+        .route("/api/v1/routing/rules/order", post(routing::reorder_rules))
+        .route("/api/v1/routing/rules/test", post(routing::test_rules))
+        .route(
+            "/api/v1/routing/rules/{id}",
+            put(routing::update_rule).delete(routing::delete_rule),
+        )
+        .route(
+            "/api/v1/routing/teams",
+            get(routing::list_teams).post(routing::create_team),
+        )
+        .route(
+            "/api/v1/routing/teams/{id}",
+            put(routing::update_team).delete(routing::delete_team),
+        )
+        .route(
+            "/api/v1/routing/teams/{id}/members/{user_id}",
+            put(routing::put_member).delete(routing::remove_member),
+        )
+        .route(
+            "/api/v1/notifications/webhooks",
+            get(notifications::list_webhooks).post(notifications::create_webhook),
+        )
+        .route(
+            "/api/v1/notifications/webhooks/{id}",
+            put(notifications::update_webhook).delete(notifications::delete_webhook),
+        )
+        .route(
+            "/api/v1/notifications/webhooks/{id}/rotate",
+            post(notifications::rotate_secret),
+        )
+        .route(
+            "/api/v1/notifications/outbox",
+            get(notifications::list_notifications),
+        )
+        .route(
+            "/api/v1/notifications/outbox/{id}/retry",
+            post(notifications::retry_notification),
+        )
+        .route(
+            "/api/v1/notifications/language",
+            put(notifications::set_language),
+        )
+        .layer(DefaultBodyLimit::max(routing::ROUTING_BODY_BYTES))
+        .layer(Extension(BodyLimit(routing::ROUTING_BODY_BYTES)))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -194,13 +345,72 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/receipts/{token}/delete", post(receipts::delete))
         .layer(DefaultBodyLimit::max(RECOVERY_BODY_BYTES));
 
+    // The follow-up loop through the same link: the shopper's replies,
+    // resolve, reopen and the survey, as JSON and as no-JS form pages.
+    // POSTs are same-origin checked in the handlers.
+    let follow_up = Router::new()
+        .route("/r/{token}/reply", get(followup::reply_page))
+        .route(
+            "/r/{token}/resolve",
+            get(followup::resolve_page).post(followup::resolve_form),
+        )
+        .route(
+            "/r/{token}/reopen",
+            get(followup::reopen_page).post(followup::reopen_form),
+        )
+        .route(
+            "/r/{token}/survey",
+            get(followup::survey_page).post(followup::survey_form),
+        )
+        .route("/api/v1/receipts/{token}/replies", post(followup::reply))
+        .route("/api/v1/receipts/{token}/resolve", post(followup::resolve))
+        .route("/api/v1/receipts/{token}/reopen", post(followup::reopen))
+        .route("/api/v1/receipts/{token}/survey", post(followup::survey))
+        .layer(DefaultBodyLimit::max(followup::FOLLOW_UP_BODY_BYTES))
+        .layer(Extension(BodyLimit(followup::FOLLOW_UP_BODY_BYTES)))
+        .route(
+            "/api/v1/receipts/{token}/attachments",
+            post(followup::upload)
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES)),
+        )
+        .route(
+            "/r/{token}/reply",
+            post(followup::reply_form).layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(
+                followup::REPLY_FORM_BYTES,
+            )),
+        );
+
+    // Clusters of similar complaints: read-only, any staff of the merchant.
+    // A new route here also goes into the table of `clusters_tests`.
+    let clusters_api = Router::new()
+        .route("/api/v1/clusters", get(clusters::list))
+        .route("/api/v1/clusters/{id}", get(clusters::show))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+
+    // Insights: read-only figures, any staff of the merchant (viewers too).
+    // The routes are in `insights::routes`; a new one also goes into the
+    // table of `insights_tests`.
+    let insights_api = insights::routes().layer(SetResponseHeaderLayer::overriding(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ));
+
     Router::new()
         .route("/healthz", get(health::health))
         .route("/r/{token}", get(receipts::page))
         .merge(shopper_pages)
+        .merge(follow_up)
         .merge(site_api)
         .merge(staff_api)
         .merge(inbox_api)
+        .merge(routing_api)
+        .merge(clusters_api)
+        .merge(insights_api)
+        // The inbox pages, their event stream and export (routes in inbox_pages/mod.rs).
+        .merge(inbox_pages::router())
         .merge(assets::router(&state.www_dir, &state.widget_dir))
         .fallback(|| async { AppError::NotFound })
         .with_state(state)
@@ -217,6 +427,11 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),
+        ))
+        // Outermost, so errors and the fallback get them too.
+        .layer(middleware::map_response_with_state(
+            security_headers::Https(secure),
+            security_headers::security_headers,
         ))
 }
 
@@ -235,11 +450,23 @@ fn origin_of(url: &str) -> &str {
 }
 
 #[cfg(test)]
+mod abuse_tests;
+#[cfg(test)]
 mod auth_tests;
+#[cfg(test)]
+mod clusters_tests;
+#[cfg(test)]
+mod followup_tests;
+#[cfg(test)]
+mod fuzz_tests;
 #[cfg(test)]
 mod inbox_tests;
 #[cfg(test)]
+mod insights_tests;
+#[cfg(test)]
 mod receipts_tests;
+#[cfg(test)]
+mod routing_tests;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]

@@ -9,7 +9,6 @@
 //! plain 404. State-changing requests must come from the collector's own
 //! origin (or from no browser at all); no cookies are involved.
 
-use std::fmt::Write;
 use std::sync::Arc;
 
 use axum::Json;
@@ -21,15 +20,15 @@ use serde::Deserialize;
 use super::AppState;
 use super::auth::ClientAddress;
 use super::error::AppError;
-use super::html::{document, escape, private_page};
+use super::html::{document, document_with_direction, escape, private_page};
 use super::json::JsonBody;
 use super::staff::check_same_origin;
-use heard_shared::SubmissionKind;
+use super::status_page;
 
-use crate::clock;
-use crate::domain::receipts;
 use crate::domain::token::ReceiptToken;
-use crate::store::{ComplaintRecord, PublicEvent, Site};
+use crate::domain::{followup, receipts};
+use crate::mail::words::{Page, fill};
+use crate::store::Site;
 
 /// What every recovery request is told, whether or not anything matched.
 pub const RECOVERY_ANSWER: &str = "If this reference and email address belong to a complaint, \
@@ -40,27 +39,62 @@ pub async fn page(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response, AppError> {
-    Ok(match receipts::open(&state.store, &token).await? {
-        Some(complaint) => {
-            let timeline = state.store.public_timeline(complaint.id).await?;
-            private_page(StatusCode::OK, render(&complaint, &timeline, &token))
+    Ok(match followup::open(&state.store, &token).await? {
+        Some((complaint, follow_up)) => {
+            let reopen_until = followup::reopen_until(
+                &follow_up,
+                state.reopen_window_ms,
+                state.clock.now_millis(),
+            );
+            private_page(
+                StatusCode::OK,
+                status_page::render(&complaint, &follow_up, reopen_until, &token),
+            )
         }
         None => private_page(StatusCode::NOT_FOUND, not_found()),
     })
 }
 
 /// `GET /api/v1/receipts/{token}`: the complaint as the status page shows it.
+///
+/// The widget reads it from the shop's page for "your earlier complaints", so
+/// a request from one of **the complaint's own site's** allowed origins gets a
+/// CORS grant (no credentials: the token is the credential); any other origin
+/// gets the same answer without a grant, which its script cannot read.
 pub async fn show(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let complaint = receipts::open(&state.store, &token)
+    let (complaint, follow_up) = followup::open(&state.store, &token)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(private_json(
+    let mut response = private_json(
         StatusCode::OK,
-        receipts::shopper_view(&complaint),
-    ))
+        receipts::follow_up_view(
+            &complaint,
+            &follow_up,
+            state.reopen_window_ms,
+            state.clock.now_millis(),
+        ),
+    );
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let site = state
+            .store
+            .sites()
+            .await?
+            .into_iter()
+            .find(|site| site.id == complaint.site_id);
+        let allowed = origin.to_str().is_ok_and(|origin| {
+            site.is_some_and(|site| site.allowed_origins.iter().any(|allowed| allowed == origin))
+        });
+        let headers = response.headers_mut();
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        if allowed {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        }
+    }
+    Ok(response)
 }
 
 /// `GET /api/v1/receipts/{token}/export`: everything stored, as a download.
@@ -106,25 +140,28 @@ pub async fn confirm_delete(
     let Some(complaint) = receipts::open(&state.store, &token).await? else {
         return Ok(private_page(StatusCode::NOT_FOUND, not_found()));
     };
+    let page = Page::for_language(&complaint.language);
+    let words = page.words;
     let token = escape(&token);
+    let title = fill(&words.delete_title, &[("reference", &complaint.reference)]);
     let body = format!(
-        "<main class=\"receipt\">\n<p class=\"site\">{site}</p>\n\
-         <h1>Delete complaint {reference}?</h1>\n\
-         <p class=\"lead\">Deleting removes what you wrote, your answers, your photos and your \
-         contact details for good. The shop keeps only anonymous counts (the kind of problem, \
-         dates and status) so it can see how often things go wrong. Every link to this \
-         complaint stops working.</p>\n\
-         <p>You can <a href=\"/api/v1/receipts/{token}/export\">download a copy of everything</a> first.</p>\n\
+        "<main class=\"receipt\">\n<p class=\"site\">{site}</p>\n<h1>{heading}</h1>\n\
+         <p class=\"lead\">{lead}</p>\n\
+         <p><a href=\"/api/v1/receipts/{token}/export\">{download}</a></p>\n\
          <form method=\"post\" action=\"/r/{token}/delete\" class=\"actions\">\n\
          <input type=\"hidden\" name=\"confirm\" value=\"yes\">\n\
-         <button type=\"submit\" class=\"danger\" data-heard=\"confirm-delete\">Yes, delete it for good</button>\n\
-         <a href=\"/r/{token}\">No, keep it</a>\n</form>\n</main>\n",
+         <button type=\"submit\" class=\"danger\" data-heard=\"confirm-delete\">{confirm}</button>\n\
+         <a href=\"/r/{token}\">{keep}</a>\n</form>\n</main>\n",
         site = escape(&complaint.site_name),
-        reference = escape(&complaint.reference),
+        heading = escape(&title),
+        lead = escape(&words.delete_lead),
+        download = escape(&words.delete_download),
+        confirm = escape(&words.delete_confirm),
+        keep = escape(&words.delete_keep),
     );
     Ok(form_page(
         StatusCode::OK,
-        document("en", "Delete your complaint?", &body),
+        document_with_direction(page.language, page.direction(), &title, &body),
     ))
 }
 
@@ -151,17 +188,27 @@ pub async fn delete_form(
             None => private_page(StatusCode::NOT_FOUND, not_found()),
         });
     }
+    // The language is read before the deletion; the answer is in it.
+    let Some(complaint) = receipts::open(&state.store, &token).await? else {
+        return Ok(private_page(StatusCode::NOT_FOUND, not_found()));
+    };
     if !receipts::delete(&state.store, &token, state.clock.now_millis()).await? {
         return Ok(private_page(StatusCode::NOT_FOUND, not_found()));
     }
+    let page = Page::for_language(&complaint.language);
+    let words = page.words;
     Ok(private_page(
         StatusCode::OK,
-        document(
-            "en",
-            "Complaint deleted",
-            "<main class=\"receipt\">\n<h1 data-heard=\"deleted\">Your complaint is deleted</h1>\n\
-             <p class=\"lead\">What you wrote, your photos and your contact details are gone. \
-             This link no longer opens anything. Thank you for telling us — it still counts.</p>\n</main>\n",
+        document_with_direction(
+            page.language,
+            page.direction(),
+            &words.deleted_title,
+            &format!(
+                "<main class=\"receipt\">\n<h1 data-heard=\"deleted\">{}</h1>\n\
+                 <p class=\"lead\">{}</p>\n</main>\n",
+                escape(&words.deleted_title),
+                escape(&words.deleted_lead)
+            ),
         ),
     ))
 }
@@ -288,7 +335,7 @@ fn recover_document(notice: Option<&str>) -> String {
 /// send `Origin: null` with a form post, and the same-origin check could not
 /// tell the collector's own form from a stranger's. `same-origin` still
 /// sends nothing to any other site.
-fn form_page(status: StatusCode, html: String) -> Response {
+pub(super) fn form_page(status: StatusCode, html: String) -> Response {
     let mut response = private_page(status, html);
     response.headers_mut().insert(
         header::REFERRER_POLICY,
@@ -298,7 +345,7 @@ fn form_page(status: StatusCode, html: String) -> Response {
 }
 
 /// JSON that is private to the shopper: never cached, never indexed.
-fn private_json(status: StatusCode, value: serde_json::Value) -> Response {
+pub(super) fn private_json(status: StatusCode, value: serde_json::Value) -> Response {
     let mut response = (status, Json(value)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -313,155 +360,7 @@ fn private_json(status: StatusCode, value: serde_json::Value) -> Response {
     response
 }
 
-/// "What has happened": every public event, oldest first, as text.
-fn render_timeline(body: &mut String, timeline: &[PublicEvent]) {
-    if timeline.is_empty() {
-        return;
-    }
-    body.push_str(
-        "<section aria-labelledby=\"history\">\n<h2 id=\"history\">What has happened</h2>\n\
-         <ol class=\"timeline\" data-heard=\"timeline\">\n",
-    );
-    for event in timeline {
-        let what = match (event.kind.as_str(), event.status) {
-            ("received", _) => "We received your complaint.".to_owned(),
-            ("acknowledged", _) => "A person has read it and is on it.".to_owned(),
-            ("status_changed", Some(status)) => format!("Status: {}.", status.label()),
-            ("public_reply", _) => match &event.first_name {
-                Some(name) => format!("{} replied:", escape(name)),
-                None => "We replied:".to_owned(),
-            },
-            _ => continue,
-        };
-        let _ = write!(
-            body,
-            "<li><time datetime=\"{iso}\">{human}</time> <span>{what}</span>",
-            iso = clock::rfc3339(event.at),
-            human = clock::human(event.at),
-        );
-        if let Some(reply) = event
-            .body
-            .as_deref()
-            .filter(|_| event.kind == "public_reply")
-        {
-            let _ = write!(
-                body,
-                "<blockquote class=\"text\" data-heard=\"reply\">{}</blockquote>",
-                escape(reply)
-            );
-        }
-        body.push_str("</li>\n");
-    }
-    body.push_str("</ol>\n</section>\n");
-}
-
-fn render(complaint: &ComplaintRecord, timeline: &[PublicEvent], token: &str) -> String {
-    let mut body = String::with_capacity(2048 + complaint.description.len());
-    let reference = escape(&complaint.reference);
-    let _ = write!(
-        body,
-        "<main class=\"receipt\">\n<p class=\"site\">{site}</p>\n\
-         <h1>{heading}</h1>\n\
-         <p class=\"lead\">Thank you for telling us. A person reads every complaint. \
-         Keep this page: its address is private to you, and it shows where your complaint stands.</p>\n\
-         <dl class=\"facts\">\n\
-         <div><dt>Reference</dt><dd class=\"reference\" data-heard=\"reference\">{reference}</dd></div>\n\
-         <div><dt>Received</dt><dd><time datetime=\"{iso}\">{human}</time></dd></div>\n\
-         <div><dt>Status</dt><dd data-heard=\"status\">{status}</dd></div>\n\
-         </dl>\n<section>\n<h2>What you told us</h2>\n<dl class=\"sent\">\n\
-         <div><dt>About</dt><dd>{category}</dd></div>\n\
-         <div><dt>What happened</dt><dd class=\"text\" data-heard=\"description\">{description}</dd></div>\n",
-        site = escape(&complaint.site_name),
-        heading = match complaint.kind {
-            SubmissionKind::Complaint => "We have your complaint",
-            SubmissionKind::Suggestion => "We have your suggestion",
-            SubmissionKind::Callback => "We will call you back",
-        },
-        iso = clock::rfc3339(complaint.created_at),
-        human = clock::human(complaint.created_at),
-        status = complaint.status.label(),
-        category = escape(&complaint.category_label),
-        description = escape(&complaint.description),
-    );
-    if !complaint.outcomes.is_empty() {
-        let wanted: Vec<&str> = complaint
-            .outcomes
-            .iter()
-            .map(|outcome| outcome.label())
-            .collect();
-        let _ = writeln!(
-            body,
-            "<div><dt>What would make it right</dt><dd>{}</dd></div>",
-            escape(&wanted.join(", "))
-        );
-    }
-    if let Some(remedy) = &complaint.remedy {
-        let _ = writeln!(
-            body,
-            "<div><dt>In your words</dt><dd class=\"text\">{}</dd></div>",
-            escape(remedy)
-        );
-    }
-    if let Some(window) = &complaint.callback_window {
-        let _ = writeln!(
-            body,
-            "<div><dt>When to call</dt><dd>{}</dd></div>",
-            escape(window)
-        );
-    }
-    if complaint.photos > 0 {
-        let _ = writeln!(
-            body,
-            "<div><dt>Photos</dt><dd data-heard=\"photos\">{} attached</dd></div>",
-            complaint.photos
-        );
-    }
-    if let Some(severity) = complaint.severity {
-        let _ = writeln!(
-            body,
-            "<div><dt>How bad</dt><dd>{}</dd></div>",
-            severity.label()
-        );
-    }
-    if let Some(mood) = complaint.mood {
-        let _ = writeln!(
-            body,
-            "<div><dt>How you felt</dt><dd>{}</dd></div>",
-            mood.label()
-        );
-    }
-    let contact = if complaint.anonymous {
-        "You left no contact details, so check this page for our answer."
-    } else {
-        "We will also contact you the way you asked."
-    };
-    body.push_str("</dl>\n</section>\n");
-    render_timeline(&mut body, timeline);
-    let _ = write!(
-        body,
-        "<section>\n<h2>What happens next</h2>\n\
-         <p>Someone will read your complaint and answer on this page. {contact}</p>\n\
-         <p class=\"keep\">To come back later, bookmark this page or keep reference <strong>{reference}</strong>.</p>\n\
-         </section>\n\
-         <section class=\"actions\" aria-labelledby=\"your-data\">\n<h2 id=\"your-data\">Your data</h2>\n\
-         <p>This complaint is yours. To keep a paper copy, use your browser's Print command.</p>\n\
-         <ul>\n\
-         <li><a href=\"/api/v1/receipts/{token}/export\" data-heard=\"export\">Download everything we hold about it (JSON)</a></li>\n\
-         <li><a href=\"/r/{token}/delete\" data-heard=\"delete\">Delete it…</a> (you will be asked to confirm)</li>\n\
-         </ul>\n</section>\n</main>\n",
-        token = escape(token),
-    );
-    document(
-        "en",
-        &format!(
-            "Complaint {} — {}",
-            complaint.reference, complaint.site_name
-        ),
-        &body,
-    )
-}
-
-fn not_found() -> String {
+pub(super) fn not_found() -> String {
     document(
         "en",
         "Receipt not found",

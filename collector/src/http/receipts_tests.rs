@@ -1,22 +1,16 @@
 //! The shopper's side through the router: acknowledgement email received by
 //! a real SMTP sink, lost-link recovery, the JSON view, export and deletion.
 
-use std::time::{Duration, Instant};
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use heard_shared::Receipt;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tokio::sync::watch;
 use tower::ServiceExt;
 
 use super::router;
-use super::test_support::{demo_state, json_body};
-use crate::clock::Clock;
-use crate::mail::sink::{Received, Sink};
-use crate::mail::{Outgoing, Policy, deliver};
+use super::test_support::{SinkMail, demo_state, json_body};
 use crate::store::test_support::{TempStore, temp_store};
 
 const SHOP: &str = "https://shop.example";
@@ -25,36 +19,17 @@ const PUBLIC_URL: &str = "http://heard.test";
 struct Harness {
     temp: TempStore,
     router: axum::Router,
-    sink: Sink,
-    stop_mail: watch::Sender<bool>,
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        let _ = self.stop_mail.send(true);
-    }
+    mail: SinkMail,
 }
 
 async fn harness() -> Harness {
     let temp = temp_store();
     let state = demo_state(&temp, SHOP, PUBLIC_URL).await;
-    let sink = Sink::start().await;
-    let (stop_mail, stopped) = watch::channel(false);
-    tokio::spawn(deliver(
-        temp.store.clone(),
-        Outgoing::loopback(sink.port),
-        Clock::System,
-        Policy {
-            poll: Duration::from_millis(20),
-            ..Policy::default()
-        },
-        stopped,
-    ));
+    let mail = SinkMail::start(&temp.store, None).await;
     Harness {
         router: router(state),
         temp,
-        sink,
-        stop_mail,
+        mail,
     }
 }
 
@@ -102,17 +77,6 @@ impl Harness {
         )
         .await
     }
-
-    /// Waits until the queue is empty (everything sent), then returns what
-    /// the sink holds.
-    async fn settled_mail(&self) -> Vec<Received> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.temp.store.mail_states().await.unwrap().is_empty() {
-            assert!(Instant::now() < deadline, "mail still queued");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        self.sink.received()
-    }
 }
 
 fn with_contact(language: &str, description: &str) -> Value {
@@ -145,7 +109,7 @@ async fn a_german_complaint_gets_a_german_acknowledgement_with_its_link_in_both_
     let receipt = harness
         .receipt(&with_contact("de", "Der Wasserkocher <b>leckt</b>."))
         .await;
-    let mail = harness.sink.wait_for(1).await;
+    let mail = harness.mail.sink.wait_for(1).await;
     let message = &mail[0];
     assert_eq!(message.to, ["<jonas@example.de>"]);
     assert!(
@@ -187,7 +151,7 @@ async fn contact_fields_with_line_breaks_are_refused_and_nothing_is_queued() {
     }
     // A clean complaint afterwards produces one message with clean headers.
     harness.receipt(&with_contact("en", "Broken")).await;
-    let mail = harness.settled_mail().await;
+    let mail = harness.mail.settled().await;
     assert_eq!(mail.len(), 1);
     assert_eq!(mail[0].to, ["<jonas@example.de>"]);
     assert!(mail[0].header("Bcc").is_none());
@@ -201,14 +165,14 @@ async fn no_contact_or_no_consent_means_no_email() {
     anonymous.as_object_mut().unwrap().remove("contact");
     harness.receipt(&anonymous).await;
     harness.receipt(&with_contact("en", "Broken too")).await;
-    assert_eq!(harness.settled_mail().await.len(), 1);
+    assert_eq!(harness.mail.settled().await.len(), 1);
 }
 
 #[tokio::test]
 async fn recovery_answers_the_same_and_emails_a_new_working_link_only_on_a_match() {
     let harness = harness().await;
     let receipt = harness.receipt(&with_contact("fr", "Colis perdu")).await;
-    assert_eq!(harness.settled_mail().await.len(), 1);
+    assert_eq!(harness.mail.settled().await.len(), 1);
 
     let matching = harness
         .recover(&receipt.reference.to_lowercase(), " JONAS@example.de ")
@@ -226,7 +190,7 @@ async fn recovery_answers_the_same_and_emails_a_new_working_link_only_on_a_match
     assert_eq!(answers[1], answers[2]);
     assert!(!answers[0].contains("/r/"), "the link is never shown");
 
-    let mail = harness.settled_mail().await;
+    let mail = harness.mail.settled().await;
     assert_eq!(mail.len(), 2, "only the matching request sent mail");
     let recovered = &mail[1];
     assert_eq!(recovered.to, ["<jonas@example.de>"]);
@@ -284,7 +248,7 @@ async fn the_no_javascript_recovery_form_gives_the_same_answer() {
     assert_eq!(hit.status(), StatusCode::ACCEPTED);
     assert_eq!(miss.status(), StatusCode::ACCEPTED);
     assert_eq!(body_text(hit).await, body_text(miss).await);
-    assert_eq!(harness.settled_mail().await.len(), 2);
+    assert_eq!(harness.mail.settled().await.len(), 2);
 
     let foreign = Request::post("/recover")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -344,15 +308,23 @@ async fn deletion_removes_the_words_from_every_database_file_and_closes_every_li
     body["answers"] = json!({ "order": format!("Order{marker}") });
     let receipt = harness.receipt(&body).await;
     let token = token_of(&receipt);
-    harness.settled_mail().await;
+    harness.mail.settled().await;
     // A second link from recovery must die too.
     harness
         .recover(&receipt.reference, "jonas@example.de")
         .await;
-    let recovered = link_in(&harness.settled_mail().await[1].parts()[0].1);
+    let recovered = link_in(&harness.mail.settled().await[1].parts()[0].1);
     assert!(
         !files_holding(&harness, marker).is_empty(),
         "the search must see the marker before deletion"
+    );
+    // The search index, a file of its own, holds the words too.
+    harness.temp.store.search_caught_up().await.unwrap();
+    assert!(
+        files_holding(&harness, marker)
+            .iter()
+            .any(|file| file.contains("-search")),
+        "the index file must hold the marker before deletion"
     );
 
     // A foreign origin cannot delete.
@@ -417,7 +389,8 @@ async fn deletion_removes_the_words_from_every_database_file_and_closes_every_li
     assert_eq!(files_holding(&harness, marker), Vec::<String>::new());
 }
 
-/// The database files (main, `-wal`, `-shm`) that contain `marker`.
+/// The database files (main, `-wal`, `-shm`, and the search index's) that
+/// contain `marker`.
 fn files_holding(harness: &Harness, marker: &str) -> Vec<String> {
     let mut holding = Vec::new();
     for entry in std::fs::read_dir(harness.temp.directory.path()).unwrap() {

@@ -9,13 +9,15 @@
 
 use std::sync::OnceLock;
 
+use heard_shared::Status;
 use lettre::Message;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use serde::Deserialize;
 
+use super::words::PageWords;
 use crate::clock;
-use crate::store::{MailKind, QueuedMail};
+use crate::store::{MailKind, MailUpdate, QueuedMail};
 
 /// The words of one language. Every key is required, so a catalog missing a
 /// sentence fails the tests rather than a shopper.
@@ -35,10 +37,42 @@ pub struct Catalog {
     link: String,
     closing: String,
     not_you: String,
+    subject_update: String,
+    subject_reply: String,
+    update_acknowledged: String,
+    update_status: String,
+    update_waiting: String,
+    update_resolved: String,
+    update_reply: String,
+    update_reply_anonymous: String,
+    reply_hint: String,
+    survey_invitation: String,
+    status_received: String,
+    status_acknowledged: String,
+    status_in_progress: String,
+    status_waiting_for_you: String,
+    status_resolved: String,
+    status_closed: String,
+    /// The status page's words (`[page]`).
+    pub page: PageWords,
+}
+
+impl Catalog {
+    /// A status's name in this language.
+    pub fn status(&self, status: Status) -> &str {
+        match status {
+            Status::Received => &self.status_received,
+            Status::Acknowledged => &self.status_acknowledged,
+            Status::InProgress => &self.status_in_progress,
+            Status::WaitingForYou => &self.status_waiting_for_you,
+            Status::Resolved => &self.status_resolved,
+            Status::Closed => &self.status_closed,
+        }
+    }
 }
 
 /// Every language with a catalog, by its BCP 47 tag; English first.
-const CATALOGS: &[(&str, &str)] = &[
+pub(super) const CATALOGS: &[(&str, &str)] = &[
     ("en", include_str!("i18n/en.toml")),
     ("de", include_str!("i18n/de.toml")),
     ("es", include_str!("i18n/es.toml")),
@@ -118,35 +152,69 @@ pub fn catalog(language: &str) -> &'static Catalog {
 pub fn render(mail: &QueuedMail) -> Rendered {
     let language = language_for(&mail.language);
     let words = catalog(language);
+    let staff = mail
+        .update
+        .as_ref()
+        .and_then(|update| update.first_name.as_deref())
+        .unwrap_or_default();
+    let status = mail
+        .update
+        .as_ref()
+        .and_then(|update| update.status)
+        .map_or("", |status| words.status(status));
     let fill = |template: &str| {
         template
             .replace("{reference}", &one_line(&mail.reference))
             .replace("{site}", &one_line(&mail.site_name))
+            .replace("{staff}", &one_line(staff))
+            .replace("{status}", status)
             .replace(
                 "{name}",
                 &one_line(mail.contact_name.as_deref().unwrap_or_default()),
             )
     };
-    let (subject, intro) = match mail.kind {
-        MailKind::Acknowledgement => (&words.subject_acknowledgement, &words.acknowledgement),
-        MailKind::Recovery => (&words.subject_recovery, &words.recovery),
-    };
     let greeting = match mail.contact_name.as_deref().map(str::trim) {
         Some(name) if !name.is_empty() => fill(&words.greeting),
         _ => words.greeting_anonymous.clone(),
     };
-    let intro = fill(intro);
     let received = clock::human(mail.complaint_created_at);
-    let summary = summary(&mail.description);
+    let summary = match mail.kind {
+        MailKind::Update => String::new(),
+        MailKind::Acknowledgement | MailKind::Recovery => summary(&mail.description),
+    };
     let footer = match mail.kind {
-        MailKind::Acknowledgement => words.closing.clone(),
+        MailKind::Acknowledgement | MailKind::Update => words.closing.clone(),
         MailKind::Recovery => format!("{}\n{}", words.closing, words.not_you),
     };
+    let (subject, intro, quote, after) = match (mail.kind, &mail.update) {
+        (MailKind::Acknowledgement, _) => (
+            fill(&words.subject_acknowledgement),
+            fill(&words.acknowledgement),
+            None,
+            Vec::new(),
+        ),
+        (MailKind::Recovery, _) => (
+            fill(&words.subject_recovery),
+            fill(&words.recovery),
+            None,
+            Vec::new(),
+        ),
+        (MailKind::Update, update) => update_words(words, update.as_ref(), &fill, staff),
+    };
 
-    let mut text = format!(
-        "{greeting}\n\n{intro}\n\n{}: {}\n{}: {received}\n{}: {}\n",
+    let mut text = format!("{greeting}\n\n{intro}\n");
+    if let Some(quote) = &quote {
+        for line in quote.lines() {
+            text.push_str(&format!("> {line}\n"));
+        }
+    }
+    for paragraph in &after {
+        text.push_str(&format!("\n{paragraph}\n"));
+    }
+    text.push_str(&format!(
+        "\n{}: {}\n{}: {received}\n{}: {}\n",
         words.reference, mail.reference, words.received, words.about, mail.category_label
-    );
+    ));
     if !summary.is_empty() {
         text.push_str(&format!("{}:\n{summary}\n", words.summary));
     }
@@ -159,20 +227,32 @@ pub fn render(mail: &QueuedMail) -> Rendered {
     let mut html = format!(
         "<!doctype html>\n<html lang=\"{language}\" dir=\"{direction}\">\n<head><meta charset=\"utf-8\">\
          <title>{}</title></head>\n<body style=\"font-family:sans-serif;line-height:1.5\">\n\
-         <p>{}</p>\n<p>{}</p>\n<table>\n\
+         <p>{}</p>\n<p>{}</p>\n",
+        escape(&subject),
+        escape(&greeting),
+        escape(&intro),
+    );
+    if let Some(quote) = &quote {
+        html.push_str(&format!(
+            "<blockquote style=\"white-space:pre-wrap\">{}</blockquote>\n",
+            escape(quote)
+        ));
+    }
+    for paragraph in &after {
+        html.push_str(&format!("<p>{}</p>\n", escape(paragraph)));
+    }
+    html.push_str(&format!(
+        "<table>\n\
          <tr><th style=\"text-align:start\">{}</th><td><strong>{}</strong></td></tr>\n\
          <tr><th style=\"text-align:start\">{}</th><td>{}</td></tr>\n\
          <tr><th style=\"text-align:start\">{}</th><td>{}</td></tr>\n</table>\n",
-        escape(&fill(subject)),
-        escape(&greeting),
-        escape(&intro),
         escape(&words.reference),
         escape(&mail.reference),
         escape(&words.received),
         escape(&received),
         escape(&words.about),
         escape(&mail.category_label),
-    );
+    ));
     if !summary.is_empty() {
         html.push_str(&format!(
             "<p>{}:</p>\n<blockquote style=\"white-space:pre-wrap\">{}</blockquote>\n",
@@ -188,10 +268,49 @@ pub fn render(mail: &QueuedMail) -> Rendered {
     ));
     Rendered {
         language,
-        subject: fill(subject),
+        subject,
         text,
         html,
     }
+}
+
+/// An update's subject, opening sentence, quoted reply and what follows:
+/// what to do when the shop waits for the shopper, and the survey
+/// invitation when the complaint is resolved.
+fn update_words(
+    words: &Catalog,
+    update: Option<&MailUpdate>,
+    fill: &dyn Fn(&str) -> String,
+    staff: &str,
+) -> (String, String, Option<String>, Vec<String>) {
+    let kind = update.map_or("", |update| update.event_kind.as_str());
+    if kind == "public_reply" {
+        let intro = if staff.trim().is_empty() {
+            fill(&words.update_reply_anonymous)
+        } else {
+            fill(&words.update_reply)
+        };
+        let quote = update.and_then(|update| update.body.clone());
+        return (
+            fill(&words.subject_reply),
+            intro,
+            quote,
+            vec![words.reply_hint.clone()],
+        );
+    }
+    let subject = fill(&words.subject_update);
+    if kind == "acknowledged" {
+        return (subject, fill(&words.update_acknowledged), None, Vec::new());
+    }
+    let intro = fill(&words.update_status);
+    let after = match update.and_then(|update| update.status) {
+        Some(Status::WaitingForYou) => vec![fill(&words.update_waiting)],
+        Some(Status::Resolved) => {
+            vec![fill(&words.update_resolved), fill(&words.survey_invitation)]
+        }
+        _ => Vec::new(),
+    };
+    (subject, intro, None, after)
 }
 
 /// The whole message: `From`, `To`, `Subject`, and a multipart/alternative
@@ -280,6 +399,7 @@ mod tests {
             description: "<b>Broke</b> & leaked".to_owned(),
             contact_name: Some("Ana\r\nBcc: y@evil.example".to_owned()),
             complaint_created_at: 1_795_410_729_123,
+            update: None,
         }
     }
 
@@ -323,6 +443,43 @@ mod tests {
             !headers.to_ascii_lowercase().contains("\r\nbcc:"),
             "{headers}"
         );
+    }
+
+    fn update(language: &str, event_kind: &str, status: Option<Status>) -> QueuedMail {
+        QueuedMail {
+            kind: MailKind::Update,
+            update: Some(MailUpdate {
+                event_kind: event_kind.to_owned(),
+                status,
+                body: Some("<script>x</script>\nSecond line".to_owned()),
+                first_name: Some("Ana\r\nBcc: z@evil.example".to_owned()),
+            }),
+            ..queued(language)
+        }
+    }
+
+    #[test]
+    fn updates_quote_the_reply_escaped_and_invite_the_survey_on_resolution() {
+        let reply = render(&update("ar", "public_reply", None));
+        assert!(reply.html.contains("dir=\"rtl\""));
+        assert!(reply.html.contains("&lt;script&gt;x&lt;/script&gt;"));
+        assert!(!reply.html.contains("<script>"));
+        assert!(reply.text.contains("> <script>x</script>\n> Second line"));
+        assert!(!reply.subject.contains('\n') && !reply.subject.contains('\r'));
+        for (tag, _) in CATALOGS {
+            let resolved = render(&update(tag, "status_changed", Some(Status::Resolved)));
+            let words = catalog(tag);
+            assert!(resolved.text.contains(&words.status_resolved), "{tag}");
+            assert!(
+                resolved.text.contains(words.survey_invitation.trim()),
+                "{tag}: the survey invitation"
+            );
+            let waiting = render(&update(tag, "status_changed", Some(Status::InProgress)));
+            assert!(
+                !waiting.text.contains(words.survey_invitation.trim()),
+                "{tag}"
+            );
+        }
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Email to shoppers: the messages ([`message`]) and the delivery worker.
 //!
 //! **A message is queued in the same transaction as its cause** (the
-//! complaint, the recovery request) and removed only after the SMTP server
-//! has accepted it, so a crash, a restart or an SMTP outage delays mail but
-//! never loses it. Failed attempts are retried with exponential backoff and
+//! complaint, the recovery request, a staff status change or reply) and
+//! removed only after the SMTP server has accepted it, so a crash, a restart
+//! or an SMTP outage delays mail but never loses it. An update gets its own
+//! new status link just before its first attempt. Failed attempts are retried with exponential backoff and
 //! jitter; after `max_attempts` a message is parked, kept for an operator.
 //! Delivery is at least once: a crash between the server's "250 OK" and the
 //! row's deletion sends that one message again after the restart.
@@ -13,6 +14,7 @@ pub mod message;
 pub(crate) mod sink;
 #[cfg(test)]
 mod tests;
+pub mod words;
 
 use std::time::Duration;
 
@@ -22,6 +24,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::watch;
 
 use crate::clock::Clock;
+use crate::domain::intake::status_url;
+use crate::domain::token::ReceiptToken;
 use crate::settings::{Settings, SmtpTls};
 use crate::store::{QueuedMail, Store};
 
@@ -36,59 +40,83 @@ pub enum MailError {
     Transport(String),
 }
 
+/// The SMTP transport `settings` describe (none without `smtp_host`) and
+/// the sender: shopper mail and staff mail (`notify::email`) share both.
+pub(crate) fn smtp(
+    settings: &Settings,
+) -> Result<(Option<AsyncSmtpTransport<Tokio1Executor>>, Mailbox), MailError> {
+    let from = settings
+        .smtp_from
+        .parse()
+        .map_err(|error: lettre::address::AddressError| MailError::From(error.to_string()))?;
+    let Some(host) = settings.smtp_host.as_deref() else {
+        return Ok((None, from));
+    };
+    let builder = match settings.smtp_tls {
+        SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+        SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+            .map_err(|error| MailError::Transport(error.to_string()))?,
+        SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
+            .map_err(|error| MailError::Transport(error.to_string()))?,
+    };
+    let mut builder = builder.port(settings.smtp_port).timeout(Some(SMTP_TIMEOUT));
+    if let Some(username) = &settings.smtp_username {
+        let password = settings
+            .smtp_password
+            .as_ref()
+            .map(|password| password.0.clone())
+            .unwrap_or_default();
+        builder = builder.credentials(Credentials::new(username.clone(), password));
+    }
+    Ok((Some(builder.build()), from))
+}
+
+/// Plain SMTP to `127.0.0.1:port`, for tests.
+#[cfg(test)]
+pub(crate) fn loopback_settings(port: u16) -> Settings {
+    Settings {
+        smtp_host: Some("127.0.0.1".to_owned()),
+        smtp_port: port,
+        smtp_tls: SmtpTls::None,
+        smtp_from: "Heard <heard@heard.test>".to_owned(),
+        ..Settings::default()
+    }
+}
+
 /// Where mail goes: an SMTP server, or nowhere yet (mail waits in the queue).
 #[derive(Clone)]
 pub struct Outgoing {
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
+    /// The collector's public address: the links minted for update
+    /// messages start with it.
+    public_url: String,
 }
 
 impl Outgoing {
     /// The transport `settings` describe; without `smtp_host`, none.
     pub fn from_settings(settings: &Settings) -> Result<Outgoing, MailError> {
-        let from = settings
-            .smtp_from
-            .parse()
-            .map_err(|error: lettre::address::AddressError| MailError::From(error.to_string()))?;
-        let Some(host) = settings.smtp_host.as_deref() else {
-            return Ok(Outgoing {
-                transport: None,
-                from,
-            });
-        };
-        let builder = match settings.smtp_tls {
-            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
-                .map_err(|error| MailError::Transport(error.to_string()))?,
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
-                .map_err(|error| MailError::Transport(error.to_string()))?,
-        };
-        let mut builder = builder.port(settings.smtp_port).timeout(Some(SMTP_TIMEOUT));
-        if let Some(username) = &settings.smtp_username {
-            let password = settings
-                .smtp_password
-                .as_ref()
-                .map(|password| password.0.clone())
-                .unwrap_or_default();
-            builder = builder.credentials(Credentials::new(username.clone(), password));
-        }
+        let (transport, from) = smtp(settings)?;
         Ok(Outgoing {
-            transport: Some(builder.build()),
+            transport,
             from,
+            public_url: settings.public_url.clone().unwrap_or_default(),
         })
+    }
+
+    /// The same transport, minting links under `public_url` (the address
+    /// `serve` worked out, which may come from the bound port).
+    pub fn links_to(self, public_url: &str) -> Outgoing {
+        Outgoing {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            ..self
+        }
     }
 
     /// Plain SMTP to `127.0.0.1:port`, for tests.
     #[cfg(test)]
     pub fn loopback(port: u16) -> Outgoing {
-        let settings = Settings {
-            smtp_host: Some("127.0.0.1".to_owned()),
-            smtp_port: port,
-            smtp_tls: SmtpTls::None,
-            smtp_from: "Heard <heard@heard.test>".to_owned(),
-            ..Settings::default()
-        };
-        Outgoing::from_settings(&settings).expect("loopback SMTP settings")
+        Outgoing::from_settings(&loopback_settings(port)).expect("loopback SMTP settings")
     }
 }
 
@@ -158,8 +186,7 @@ pub async fn deliver(
     while !*stop.borrow() {
         match &outgoing.transport {
             Some(transport) => {
-                if let Err(error) =
-                    deliver_due(&store, transport, &outgoing.from, &clock, &policy).await
+                if let Err(error) = deliver_due(&store, transport, &outgoing, &clock, &policy).await
                 {
                     tracing::warn!(%error, "reading the mail queue failed");
                 }
@@ -188,12 +215,25 @@ pub async fn deliver(
 async fn deliver_due(
     store: &Store,
     transport: &AsyncSmtpTransport<Tokio1Executor>,
-    from: &Mailbox,
+    outgoing: &Outgoing,
     clock: &Clock,
     policy: &Policy,
 ) -> Result<(), crate::store::StoreError> {
-    for mail in store.due_mail(clock.now_millis(), policy.batch).await? {
-        match send(transport, from, &mail).await {
+    for mut mail in store.due_mail(clock.now_millis(), policy.batch).await? {
+        if mail.status_url.is_empty() {
+            // An update gets a link of its own before its first attempt;
+            // retries reuse it. No row: its complaint was deleted meanwhile.
+            let token = ReceiptToken::generate();
+            let url = status_url(&outgoing.public_url, &token);
+            if !store
+                .mint_mail_link(mail.id, token.hash(), url.clone(), clock.now_millis())
+                .await?
+            {
+                continue;
+            }
+            mail.status_url = url;
+        }
+        match send(transport, &outgoing.from, &mail).await {
             Ok(()) => {
                 store.mail_delivered(mail.id).await?;
                 tracing::info!(id = mail.id, kind = mail.kind.as_str(), reference = %mail.reference, "mail delivered");

@@ -130,6 +130,8 @@ pub(super) fn record(
     };
 
     claim_attachments(connection, complaint, id)?;
+    // Routing, and the notifications it queues, share the complaint's savepoint.
+    super::routing::route(connection, id, complaint)?;
     if let Some(acknowledgement) = &complaint.acknowledgement {
         mail::queue(connection, id, acknowledgement, complaint.created_at)?;
     }

@@ -40,3 +40,156 @@ pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     connection.busy_timeout(BUSY_TIMEOUT)?;
     Ok(connection)
 }
+
+/// True for SQLite's "busy" and "locked" answers.
+pub(super) fn is_lock_error(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+impl StoreError {
+    /// True when the database stayed locked by another process (or a
+    /// connection outside the writer) longer than [`BUSY_TIMEOUT`]: nothing
+    /// was written, and trying again later is the right answer, not a 500.
+    pub fn is_locked(&self) -> bool {
+        match self {
+            StoreError::Sqlite(error) => is_lock_error(error),
+            StoreError::Locked => true,
+            _ => false,
+        }
+    }
+}
+
+/// SQLite's own ceiling for `max_page_count`: no limit in practice.
+const NO_PAGE_LIMIT: u64 = 0xFFFF_FFFE;
+
+impl super::Store {
+    /// Caps the database at `bytes` (whole pages, never below its current
+    /// size), or lifts the cap with `None`; answers the cap now in force, in
+    /// bytes. Writes beyond it fail with [`StoreError::Full`] and store
+    /// nothing, as on a full disk, which is how tests make one.
+    pub async fn limit_size(&self, bytes: Option<u64>) -> Result<u64, StoreError> {
+        self.inner
+            .writer
+            .run(move |connection| {
+                let page_size: i64 =
+                    connection.query_row("PRAGMA page_size", [], |row| row.get(0))?;
+                let page_size = u64::try_from(page_size).unwrap_or(4096).max(1);
+                let pages = bytes.map_or(NO_PAGE_LIMIT, |bytes| (bytes / page_size).max(1));
+                let in_force: i64 = connection.query_row(
+                    &format!("PRAGMA max_page_count = {pages}"),
+                    [],
+                    |row| row.get(0),
+                )?;
+                Ok(u64::try_from(in_force).unwrap_or(0) * page_size)
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use heard_shared::SiteConfig;
+
+    use crate::store::test_support::temp_store;
+    use crate::store::{NewSite, StoreError};
+
+    fn site(number: usize) -> NewSite {
+        let key = format!("site-{number:05}");
+        NewSite {
+            merchant: "Filler".to_owned(),
+            // Long names fill pages quickly.
+            name: format!("{key} {}", "x".repeat(2_000)),
+            config: SiteConfig::with_defaults(&key, "Filler"),
+            key,
+            allowed_origins: vec!["https://shop.example".to_owned()],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_database_refuses_writes_keeps_what_it_acknowledged_and_recovers() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let size = store.limit_size(Some(0)).await.unwrap();
+        store.limit_size(Some(size + 512 * 1024)).await.unwrap();
+
+        // Many writers at once, so refusals land inside shared batches
+        // (where SQLite may roll back the whole transaction).
+        let mut acknowledged = BTreeSet::new();
+        let mut refused = BTreeSet::new();
+        let mut number = 0;
+        while refused.len() < 50 {
+            let mut tasks = Vec::new();
+            for _ in 0..8 {
+                let store = store.clone();
+                let this = number;
+                number += 1;
+                tasks.push(tokio::spawn(async move {
+                    (this, store.add_site(site(this)).await)
+                }));
+            }
+            for task in tasks {
+                match task.await.unwrap() {
+                    (this, Ok(_)) => {
+                        acknowledged.insert(format!("site-{this:05}"));
+                    }
+                    (this, Err(StoreError::Full)) => {
+                        refused.insert(format!("site-{this:05}"));
+                    }
+                    (this, Err(other)) => panic!("site {this}: {other}"),
+                }
+            }
+            assert!(number < 2_000, "the limit never bit");
+        }
+        assert!(!acknowledged.is_empty());
+
+        // Exactly what was acknowledged is there; nothing refused is.
+        let stored: BTreeSet<String> = store
+            .sites()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|site| site.key)
+            .filter(|key| key.starts_with("site-"))
+            .collect();
+        assert_eq!(stored, acknowledged);
+        let path = temp.directory.path().join("heard.sqlite3");
+        let check = rusqlite::Connection::open(&path).unwrap();
+        let integrity: String = check
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
+
+        // Space returns: writes succeed again, with no restart.
+        store.limit_size(None).await.unwrap();
+        let again = refused.iter().next().unwrap().clone();
+        let number: usize = again.trim_start_matches("site-").parse().unwrap();
+        store.add_site(site(number)).await.unwrap();
+        assert!(store.site_by_key(&again).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_write_lock_held_elsewhere_is_reported_as_locked_and_stores_nothing() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let path = temp.directory.path().join("heard.sqlite3");
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+        // Waits out the busy timeout, then fails as "locked", which HTTP
+        // answers with 503.
+        let error = store.add_site(site(1)).await.unwrap_err();
+        assert!(error.is_locked(), "{error:?}");
+        assert!(!StoreError::Full.is_locked());
+        assert!(!StoreError::Task("something else".to_owned()).is_locked());
+
+        other.execute_batch("ROLLBACK").unwrap();
+        assert!(store.site_by_key("site-00001").await.unwrap().is_none());
+        store.add_site(site(1)).await.unwrap();
+        assert!(store.site_by_key("site-00001").await.unwrap().is_some());
+    }
+}

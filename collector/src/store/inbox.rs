@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::StoreError;
 use super::audit::{self, AuditNote};
+use super::followup::{self, Survey};
 use super::sites::from_json;
 
 const HOUR: i64 = 60 * 60 * 1000;
@@ -134,6 +135,8 @@ pub struct ComplaintDetail {
     pub resolution_due_at: Option<i64>,
     /// Everything that happened, oldest first.
     pub timeline: Vec<TimelineEvent>,
+    /// The shopper's answer to the satisfaction survey, once given.
+    pub survey: Option<Survey>,
     #[serde(skip)]
     pub id: i64,
 }
@@ -282,21 +285,44 @@ pub(super) fn list(
         let parameter = sql.bind(Value::Integer(before));
         conditions.push(format!("c.created_at < {parameter}"));
     }
+    if !filter.terms.is_empty() {
+        // The index lives in its own file (`store/search.rs`).
+        super::search::attach(connection)?;
+    }
     for term in &filter.terms {
         // The trigram index needs three characters; shorter terms (common in
         // Chinese and Japanese: 坏了, 遅い) scan the same rows with LIKE.
         if term.chars().count() >= 3 {
             let parameter = sql.bind(Value::Text(format!("\"{}\"", term.replace('"', "\"\""))));
             conditions.push(format!(
-                "c.id IN (SELECT complaint_id FROM complaint_text WHERE complaint_text MATCH {parameter})"
+                "c.id IN (SELECT rowid >> {shift} FROM search.search_text WHERE search_text MATCH {parameter})",
+                shift = super::search::DOC_SHIFT
             ));
         } else {
             let parameter = sql.bind(Value::Text(format!("%{}%", escape_like(term))));
             conditions.push(format!(
-                "c.id IN (SELECT complaint_id FROM complaint_text WHERE body LIKE {parameter} ESCAPE '\\')"
+                "c.id IN (SELECT rowid >> {shift} FROM search.search_text WHERE body LIKE {parameter} ESCAPE '\\')",
+                shift = super::search::DOC_SHIFT
             ));
         }
     }
+    // The order is computed in two parts, so a page reads a few thousand
+    // index entries rather than every complaint of the merchant (issue 8):
+    // finished complaints all score -1 and follow in `created_at` order
+    // (one index range, read newest first and stopped after one page);
+    // open ones score at least 0, computed from the covering partial index
+    // `complaints_open_order` alone. Only the page's rows are then read in
+    // full.
+    let wants = |finished: bool| {
+        filter.statuses.is_empty()
+            || filter
+                .statuses
+                .iter()
+                .any(|status| matches!(status, Status::Resolved | Status::Closed) == finished)
+    };
+    let limit_p = sql.bind(Value::Integer(limit as i64 + 1));
+    let conditions = conditions.join(" AND ");
+    let mut parts = Vec::new();
     let keyset = match after {
         Some(position) => {
             let score = sql.bind(Value::Integer(position.score));
@@ -306,24 +332,70 @@ pub(super) fn list(
         }
         None => String::new(),
     };
-    let limit_p = sql.bind(Value::Integer(limit as i64 + 1));
+    // Past the last open complaint, the open part is not read at all.
+    // Always the partial index, even when another index matches more of
+    // the filter: the open complaints are the few, and SQLite (with no
+    // statistics) would otherwise guess, e.g. every unassigned complaint.
+    if wants(false) && after.is_none_or(|position| position.score >= 0) {
+        parts.push(format!(
+            "SELECT c.id, c.created_at, {score} AS score
+             FROM complaints c INDEXED BY complaints_open_order JOIN sites s ON s.id = c.site_id
+             WHERE {conditions} AND c.status NOT IN ('resolved', 'closed')",
+            score = score_sql(&as_of_p),
+        ));
+    }
+    // A search with few matches (an order number, a name) starts the
+    // finished part from the matches (the unary `+` keeps SQLite off the
+    // merchant's indexes, which would walk every finished complaint newest
+    // first looking for a rare match); a common word walks them newest
+    // first and stops after a page. The merchant filter applies either way.
+    let finished_conditions = if super::search::few_matches(connection, &filter.terms)? {
+        conditions.replacen("c.merchant_id =", "+c.merchant_id =", 1)
+    } else {
+        conditions.clone()
+    };
+    if wants(true) {
+        let continues = match after {
+            Some(position) if position.score < 0 => {
+                let created_at = sql.bind(Value::Integer(position.created_at));
+                let id = sql.bind(Value::Integer(position.id));
+                format!("AND (c.created_at, c.id) < ({created_at}, {id})")
+            }
+            _ => String::new(),
+        };
+        parts.push(format!(
+            "SELECT * FROM (
+                SELECT c.id, c.created_at, -1 AS score
+                FROM complaints c JOIN sites s ON s.id = c.site_id
+                WHERE {finished_conditions} AND c.status IN ('resolved', 'closed') {continues}
+                ORDER BY c.created_at DESC, c.id DESC
+                LIMIT {limit_p}
+            )"
+        ));
+    }
+    if parts.is_empty() {
+        return Ok(InboxPage {
+            rows: Vec::new(),
+            next: None,
+        });
+    }
     let query = format!(
-        "SELECT * FROM (
-            SELECT c.id, c.reference, s.site_key, s.name, c.kind, c.status, c.urgent,
-                c.outcomes, c.severity, c.mood, c.value_orientation, c.category,
-                c.category_label, c.language, substr(c.description, 1, 200),
-                c.assignee_user_id,
-                (SELECT group_concat(tag, char(31)) FROM complaint_tags t WHERE t.complaint_id = c.id),
-                c.created_at, c.first_response_at, c.first_response_due_at,
-                c.resolution_due_at,
-                {score} AS score
-            FROM complaints c JOIN sites s ON s.id = c.site_id
-            WHERE {conditions}
-        ) {keyset}
-        ORDER BY score DESC, created_at DESC, id DESC
-        LIMIT {limit_p}",
-        score = score_sql(&as_of_p),
-        conditions = conditions.join(" AND "),
+        "WITH page AS (
+            SELECT id, score FROM ({parts}) {keyset}
+            ORDER BY score DESC, created_at DESC, id DESC
+            LIMIT {limit_p}
+        )
+        SELECT c.id, c.reference, s.site_key, s.name, c.kind, c.status, c.urgent,
+            c.outcomes, c.severity, c.mood, c.value_orientation, c.category,
+            c.category_label, c.language, substr(c.description, 1, 200),
+            c.assignee_user_id,
+            (SELECT group_concat(tag, char(31)) FROM complaint_tags t WHERE t.complaint_id = c.id),
+            c.created_at, c.first_response_at, c.first_response_due_at,
+            c.resolution_due_at,
+            page.score
+        FROM page JOIN complaints c ON c.id = page.id JOIN sites s ON s.id = c.site_id
+        ORDER BY page.score DESC, c.created_at DESC, c.id DESC",
+        parts = parts.join(" UNION ALL "),
     );
     let mut statement = connection.prepare(&query)?;
     let rows = statement.query_map(params_from_iter(sql.values), |row| {
@@ -455,6 +527,7 @@ pub(super) fn detail(
     detail.attachments = attachments(connection, detail.id)?;
     detail.tags = tags(connection, detail.id)?;
     detail.timeline = timeline(connection, detail.id)?;
+    detail.survey = followup::survey(connection, detail.id)?;
     Ok(Some(detail))
 }
 
@@ -509,6 +582,7 @@ fn detail_row(row: &Row<'_>) -> Result<ComplaintDetail, StoreError> {
         attachments: Vec::new(),
         tags: Vec::new(),
         timeline: Vec::new(),
+        survey: None,
     })
 }
 
@@ -621,6 +695,7 @@ pub(super) fn act(
                 params![id, now],
             )?;
             event("acknowledged", true, None, serde_json::json!({}))?;
+            followup::queue_update(connection, id, connection.last_insert_rowid(), now)?;
             audit_action = "complaint.acknowledged";
         }
         InboxAction::Assign(target) => {
@@ -655,6 +730,7 @@ pub(super) fn act(
             set_status(connection, id, *to, now)?;
             let data = serde_json::json!({ "from": status.as_str(), "to": to.as_str() });
             event("status_changed", true, None, data.clone())?;
+            followup::queue_update(connection, id, connection.last_insert_rowid(), now)?;
             audit_action = "complaint.status_changed";
             audit_detail["from"] = data["from"].clone();
             audit_detail["to"] = data["to"].clone();
@@ -711,6 +787,7 @@ pub(super) fn act(
                 params![id, now],
             )?;
             event("public_reply", true, Some(body), serde_json::json!({}))?;
+            followup::queue_update(connection, id, connection.last_insert_rowid(), now)?;
             audit_action = "complaint.replied";
             audit_detail["chars"] = body.chars().count().into();
         }
@@ -919,10 +996,11 @@ mod tests {
             .id
     }
 
-    #[test]
-    fn complaints_stored_before_the_inbox_get_a_timeline_and_search_text() {
+    #[tokio::test]
+    async fn complaints_stored_before_the_inbox_get_a_timeline_and_search_text() {
         let directory = tempfile::tempdir().unwrap();
-        let mut connection = Connection::open(directory.path().join("old.sqlite3")).unwrap();
+        let path = directory.path().join("old.sqlite3");
+        let mut connection = Connection::open(&path).unwrap();
         for sql in [
             include_str!("migrations/0001_initial.sql"),
             include_str!("migrations/0002_attachments_kinds_identity.sql"),
@@ -950,25 +1028,6 @@ mod tests {
         let page = list(&connection, 7, &InboxFilter::default(), 2000, None, 10).unwrap();
         assert_eq!(page.rows.len(), 1);
         assert_eq!(page.rows[0].priority, 1000 + 300 + 40);
-        let found = |term: &str| {
-            let filter = InboxFilter {
-                terms: vec![term.to_owned()],
-                ..Default::default()
-            };
-            list(&connection, 7, &filter, 2000, None, 10)
-                .unwrap()
-                .rows
-                .len()
-        };
-        assert_eq!(
-            (
-                found("豆浆机"),
-                found("b-2291"),
-                found("漏电"),
-                found("kettle")
-            ),
-            (1, 1, 1, 0)
-        );
         let old = detail(&connection, 7, "HRD-OLD1-OLD1", 2000)
             .unwrap()
             .unwrap();
@@ -976,6 +1035,23 @@ mod tests {
         assert_eq!(old.timeline[0].kind, "received");
         assert_eq!(old.first_response_due_at, Some(1000 + HOUR));
         assert_eq!(detail(&connection, 8, "HRD-OLD1-OLD1", 2000).unwrap(), None);
+        drop(connection);
+
+        // The search index of an upgraded database is built from scratch by
+        // the indexer when the store opens.
+        let store = Store::open(&path, 8, 64).unwrap();
+        store.search_caught_up().await.unwrap();
+        let mut found = Vec::new();
+        for term in ["豆浆机", "b-2291", "漏电", "kettle"] {
+            let filter = InboxFilter {
+                terms: vec![term.to_owned()],
+                ..Default::default()
+            };
+            let page = store.inbox(7, filter, None, 10, 2000).await.unwrap();
+            found.push(page.rows.len());
+        }
+        assert_eq!(found, [1, 1, 1, 0]);
+        store.shutdown().await;
     }
 
     #[tokio::test]
@@ -1328,6 +1404,8 @@ mod tests {
         )
         .await;
         record(store, complaint(foreign, START, "豆浆机 坏了 parcel")).await;
+        // The index is kept off the writer's path: wait for it, not a while.
+        store.search_caught_up().await.unwrap();
         let search = |query: &str| {
             let filter = InboxFilter {
                 terms: query.split_whitespace().map(str::to_owned).collect(),
@@ -1366,6 +1444,7 @@ mod tests {
             )
             .await
             .unwrap();
+        store.search_caught_up().await.unwrap();
         assert_eq!(search("换一台").await, [soy]);
     }
 
@@ -1528,5 +1607,73 @@ mod tests {
                 .iter()
                 .all(|entry| !entry.action.starts_with("complaint.")),
         );
+    }
+
+    /// The list reads open and finished complaints in two parts (issue 8);
+    /// every page, continued by cursor, must still be exactly one sort of
+    /// all of them by score, time and id.
+    #[tokio::test]
+    async fn pages_in_two_parts_follow_one_order_across_the_open_and_finished_boundary() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (merchant, shop) = site(store, "Acme", "shop").await;
+        let (_, foreign) = site(store, "Other", "other").await;
+        for number in 0..40_i64 {
+            let mut new = complaint(shop, START - number * 37 * MINUTE, "order check");
+            new.severity =
+                [Some(Severity::Serious), None, Some(Severity::CostMe)][number as usize % 3];
+            new.mood = [Some(Mood::Furious), Some(Mood::Calm)][number as usize % 2];
+            record(store, new).await;
+            record(store, complaint(foreign, START, "not ours")).await;
+        }
+        let database = Connection::open(temp.directory.path().join("heard.sqlite3")).unwrap();
+        database
+            .execute_batch(
+                "UPDATE complaints SET status = CASE id % 4 WHEN 0 THEN 'resolved'
+                     WHEN 1 THEN 'closed' WHEN 2 THEN 'in_progress' ELSE status END,
+                     first_response_at = CASE WHEN id % 5 = 0 THEN created_at END",
+            )
+            .unwrap();
+        let as_of = START + 3 * HOUR;
+        let expected: Vec<String> = database
+            .prepare(&format!(
+                "SELECT c.reference FROM complaints c WHERE c.merchant_id = ?2
+                 ORDER BY {} DESC, c.created_at DESC, c.id DESC",
+                score_sql("?1")
+            ))
+            .unwrap()
+            .query_map(params![as_of, merchant], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(expected.len(), 40);
+
+        for limit in [1, 3, 7, 40] {
+            let mut seen = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store
+                    .inbox(merchant, InboxFilter::default(), after, limit, as_of)
+                    .await
+                    .unwrap();
+                seen.extend(page.rows.into_iter().map(|row| row.reference));
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            assert_eq!(seen, expected, "pages of {limit}");
+        }
+        // Only finished, or only open: the other part is not read.
+        let finished = InboxFilter {
+            statuses: vec![Status::Resolved, Status::Closed],
+            ..InboxFilter::default()
+        };
+        assert_eq!(references(store, merchant, finished, as_of).await.len(), 20);
+        let open = InboxFilter {
+            statuses: vec![Status::Received, Status::InProgress],
+            ..InboxFilter::default()
+        };
+        assert_eq!(references(store, merchant, open, as_of).await.len(), 20);
     }
 }

@@ -13,6 +13,9 @@ pub enum MailKind {
     Acknowledgement,
     /// A fresh status link for a shopper who lost theirs.
     Recovery,
+    /// A staff status change or reply (see [`MailUpdate`]). Its link is
+    /// minted when it is first sent.
+    Update,
 }
 
 impl MailKind {
@@ -20,6 +23,7 @@ impl MailKind {
         match self {
             MailKind::Acknowledgement => "acknowledgement",
             MailKind::Recovery => "recovery",
+            MailKind::Update => "update",
         }
     }
 
@@ -27,6 +31,7 @@ impl MailKind {
         match text {
             "acknowledgement" => Ok(MailKind::Acknowledgement),
             "recovery" => Ok(MailKind::Recovery),
+            "update" => Ok(MailKind::Update),
             other => Err(StoreError::Corrupt(format!("unknown mail kind {other:?}"))),
         }
     }
@@ -41,12 +46,27 @@ pub struct NewMail {
     pub status_url: String,
 }
 
+/// What an update message is about: the event that caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailUpdate {
+    /// `acknowledged`, `status_changed` or `public_reply`.
+    pub event_kind: String,
+    /// The new status, for a status change.
+    pub status: Option<heard_shared::Status>,
+    /// The staff reply's text.
+    pub body: Option<String>,
+    /// The staff member's first name.
+    pub first_name: Option<String>,
+}
+
 /// A queued message with what is needed to write it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueuedMail {
     pub id: i64,
     pub kind: MailKind,
     pub recipient: String,
+    /// Empty for an update whose link is not minted yet
+    /// ([`crate::store::Store::mint_mail_link`]).
     pub status_url: String,
     pub attempts: u32,
     pub reference: String,
@@ -56,6 +76,8 @@ pub struct QueuedMail {
     pub description: String,
     pub contact_name: Option<String>,
     pub complaint_created_at: i64,
+    /// For [`MailKind::Update`]: what happened.
+    pub update: Option<MailUpdate>,
 }
 
 /// A row of the queue as an operator sees it (no link, no text).
@@ -97,11 +119,14 @@ pub(super) fn due(
     limit: usize,
 ) -> Result<Vec<QueuedMail>, StoreError> {
     let mut statement = connection.prepare_cached(
-        "SELECT m.id, m.kind, m.recipient, m.status_url, m.attempts, c.reference, s.name,
-                c.language, c.category_label, c.description, c.contact_name, c.created_at
+        "SELECT m.id, m.kind, m.recipient, coalesce(m.status_url, ''), m.attempts, c.reference,
+                s.name, c.language, c.category_label, c.description, c.contact_name, c.created_at,
+                e.kind, json_extract(e.data, '$.to'), e.body, u.display_name
          FROM mail_queue m
          JOIN complaints c ON c.id = m.complaint_id
          JOIN sites s ON s.id = c.site_id
+         LEFT JOIN complaint_events e ON e.id = m.event_id
+         LEFT JOIN users u ON u.id = e.actor_user_id
          WHERE m.parked_at IS NULL AND m.next_attempt_at <= ?1
          ORDER BY m.next_attempt_at, m.id
          LIMIT ?2",
@@ -123,6 +148,22 @@ pub(super) fn due(
                 description: row.get(9)?,
                 contact_name: row.get(10)?,
                 complaint_created_at: row.get(11)?,
+                update: match row.get::<_, Option<String>>(12)? {
+                    Some(event_kind) => Some(MailUpdate {
+                        event_kind,
+                        status: row
+                            .get::<_, Option<String>>(13)
+                            .ok()
+                            .flatten()
+                            .as_deref()
+                            .and_then(heard_shared::Status::parse),
+                        body: row.get(14)?,
+                        first_name: row
+                            .get::<_, Option<String>>(15)?
+                            .and_then(|name| name.split_whitespace().next().map(str::to_owned)),
+                    }),
+                    None => None,
+                },
             },
         ))
     })?;

@@ -13,6 +13,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_staff.sql"),
     include_str!("migrations/0004_inbox.sql"),
     include_str!("migrations/0005_mail.sql"),
+    include_str!("migrations/0006_followup.sql"),
+    include_str!("migrations/0007_routing.sql"),
+    include_str!("migrations/0008_inbox_work.sql"),
+    include_str!("migrations/0009_search_index.sql"),
+    include_str!("migrations/0010_escalation_clusters.sql"),
+    include_str!("migrations/0011_inbox_order_index.sql"),
+    include_str!("migrations/0012_insights.sql"),
 ];
 
 /// Applies the migrations this database has not seen yet, each in its own transaction.

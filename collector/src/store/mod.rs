@@ -7,13 +7,26 @@
 
 mod attachments;
 mod audit;
+pub mod backup;
+mod clusters;
 mod complaints;
 mod connection;
+mod digest;
+mod escalation;
+mod followup;
 mod inbox;
+mod inbox_live;
+mod inbox_work;
+mod insights;
 mod mail;
 mod migrations;
+mod notifications;
+mod relations;
+mod routing;
+mod search;
 mod sessions;
 mod shopper;
+mod site_settings;
 mod sites;
 mod users;
 mod writer;
@@ -27,15 +40,37 @@ use tokio::sync::Notify;
 
 pub use attachments::NewAttachment;
 pub use audit::{AuditEntry, AuditNote};
+pub use clusters::{Candidates, ClusterDetail, ClusterMember, ClusterSummary, ClusterSweep};
 pub use complaints::{ComplaintRecord, IdempotencyRecord, NewComplaint, PublicEvent, Recorded};
+pub use digest::{DigestFigures, Satisfaction, TopCluster};
+pub use escalation::Escalation;
+pub use followup::{
+    FollowUp, ShopperAction, ShopperEvent, ShopperOutcome, ShopperRefusal, Survey, SurveyAnswer,
+};
 #[cfg(test)]
 pub(crate) use inbox::fixtures as inbox_fixtures;
 pub use inbox::{
     ActionOutcome, Assignee, AssigneeFilter, AttachmentMeta, ComplaintDetail, Contact, InboxAction,
     InboxFilter, InboxPage, InboxPosition, InboxRow, Refusal, TimelineEvent,
 };
-pub use mail::{MailKind, MailState, NewMail, QueuedMail};
+pub use inbox_live::{DUE_SOON_MS, InboxCounts, MerchantSite};
+pub use inbox_work::{BulkOutcome, CannedReply, Change, SavedView, SlaTarget};
+pub use insights::{
+    AgeBand, Backlog, CategoryTerms, CausesFigures, Compliance, Dimension, DimensionRow, Durations,
+    HandlingFigures, Reopen, SatisfactionFigures, Scores, Term, TopCluster as InsightsCluster,
+    VolumeFigures, WeekFigures, WeeklySummary,
+};
+pub use mail::{MailKind, MailState, MailUpdate, NewMail, QueuedMail};
 pub use migrations::latest_version;
+pub use notifications::{Delivery, DueNotification, NotificationView};
+pub use relations::{Related, RelatedComplaint, RelationOutcome, RelationRefusal};
+#[cfg(test)]
+pub(crate) use routing::fixtures as routing_fixtures;
+pub use routing::{
+    MAX_TEAMS, MAX_WEBHOOKS, Refused, Strategy, Team, TeamInput, TeamMember, Webhook,
+    WebhookFormat, WebhookInput,
+};
+pub use search::SearchMarks;
 pub use sessions::{NewSession, SessionRecord, Swept, Throttle};
 pub use shopper::{ComplaintExport, ExportedPhoto};
 pub use sites::{NewSite, Secret, Site};
@@ -53,6 +88,13 @@ pub enum StoreError {
     SchemaTooNew { found: usize, known: usize },
     #[error("the write queue is full")]
     Busy,
+    /// The disk (or the database's size limit) is full; nothing was stored.
+    #[error("the database is out of space")]
+    Full,
+    /// Another connection held the database past the busy timeout; nothing
+    /// was written and the caller may retry.
+    #[error("the database stayed locked by another connection")]
+    Locked,
     #[error("the store is shutting down")]
     Closed,
     #[error("the same Idempotency-Key was used with a different request")]
@@ -86,6 +128,9 @@ struct Inner {
     /// Rung after a commit that queued mail, so the mail worker need not wait
     /// for its next poll.
     mail_queued: Arc<Notify>,
+    /// The thread that keeps the search index (`search.rs`) off the
+    /// writer's path.
+    search: search::Indexer,
 }
 
 /// How many idle read connections are kept.
@@ -98,12 +143,14 @@ impl Store {
         let mut connection = connection::open_writer(path)?;
         migrations::apply(&mut connection)?;
         let writer = Writer::start(connection, max_batch.max(1), write_queue.max(1))?;
+        let search = search::Indexer::start(path)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 readers: Mutex::new(Vec::new()),
                 writer,
                 mail_queued: Arc::new(Notify::new()),
+                search,
             }),
         })
     }
@@ -112,6 +159,7 @@ impl Store {
     /// writes fail with [`StoreError::Closed`].
     pub async fn shutdown(&self) {
         self.inner.writer.shutdown().await;
+        self.inner.search.shutdown().await;
     }
 
     /// Runs `work` on a read-only connection on the blocking thread pool.
@@ -205,6 +253,7 @@ impl Store {
         if queues_mail && recorded.replay_of.is_none() {
             self.inner.mail_queued.notify_one();
         }
+        self.inner.search.wake();
         Ok(recorded)
     }
 
@@ -323,6 +372,9 @@ impl Store {
             .await?;
         if deleted {
             self.inner.writer.checkpoint().await?;
+            // The index file holds the words too: wait until they are gone
+            // from it (and its WAL).
+            self.search_caught_up().await?;
         }
         Ok(deleted)
     }
@@ -648,7 +700,8 @@ impl Store {
         now: i64,
     ) -> Result<ActionOutcome, StoreError> {
         let reference = reference.to_owned();
-        self.inner
+        let outcome = self
+            .inner
             .writer
             .run(move |connection| {
                 inbox::act(
@@ -660,7 +713,12 @@ impl Store {
                     now,
                 )
             })
-            .await
+            .await?;
+        // Replies and notes are searchable.
+        self.inner.search.wake();
+        // Status changes and replies may have queued mail to the shopper.
+        self.inner.mail_queued.notify_one();
+        Ok(outcome)
     }
 
     // --- audit log ----------------------------------------------------------

@@ -160,10 +160,12 @@ pub(super) fn delete(
         "DELETE FROM receipt_tokens WHERE complaint_id = ?1",
         "DELETE FROM mail_queue WHERE complaint_id = ?1",
         "DELETE FROM idempotency_keys WHERE complaint_id = ?1",
-        "DELETE FROM complaint_text WHERE complaint_id = ?1",
         "UPDATE complaint_events SET body = NULL WHERE complaint_id = ?1",
+        // The survey's three answers stay as anonymous counts; its words go.
+        "UPDATE complaint_surveys SET comment = NULL WHERE complaint_id = ?1",
     ] {
         connection.prepare_cached(sql)?.execute([id])?;
     }
+    super::search::forget(connection, id)?;
     Ok(true)
 }

@@ -5,6 +5,11 @@
 //! only then answers each caller. One job failing rolls back its savepoint
 //! alone; a failed commit fails every job in the batch, so nothing is ever
 //! reported stored that is not on disk.
+//!
+//! A full disk (or the `max_page_count` limit) fails a job with
+//! [`StoreError::Full`]. SQLite may then roll back the whole transaction on
+//! its own; the writer notices (the connection is back in autocommit), runs
+//! no further job of that batch outside a transaction, and fails them all.
 
 use std::sync::Mutex;
 use std::thread::JoinHandle;
@@ -31,8 +36,10 @@ enum Message {
 trait Job: Send {
     /// Runs the work inside the open transaction and keeps its result.
     fn apply(&mut self, connection: &Connection);
+    /// Whether the work failed for want of space.
+    fn ran_out_of_space(&self) -> bool;
     /// Answers the caller once the batch's fate is known.
-    fn finish(self: Box<Self>, commit: Result<(), String>);
+    fn finish(self: Box<Self>, commit: Result<(), BatchFailure>);
 }
 
 struct TypedJob<T, F> {
@@ -51,26 +58,43 @@ where
         let result = match connection.execute_batch("SAVEPOINT job") {
             Ok(()) => {
                 let result = work(connection);
-                let end = if result.is_ok() {
-                    "RELEASE job"
+                if result.is_ok() {
+                    match connection.execute_batch("RELEASE job") {
+                        Ok(()) => result,
+                        Err(error) => Err(error.into()),
+                    }
                 } else {
-                    "ROLLBACK TO job; RELEASE job"
-                };
-                match connection.execute_batch(end) {
-                    Ok(()) => result,
-                    Err(error) => Err(error.into()),
+                    // The job's own error is the answer. If its savepoint
+                    // cannot be undone (SQLite may already have rolled the
+                    // whole transaction back), nothing of the batch may be
+                    // committed: roll it all back, and the batch fails.
+                    if connection
+                        .execute_batch("ROLLBACK TO job; RELEASE job")
+                        .is_err()
+                    {
+                        let _ = connection.execute_batch("ROLLBACK");
+                    }
+                    result
                 }
             }
             Err(error) => Err(error.into()),
         };
-        self.result = Some(result);
+        self.result = Some(result.map_err(full_when_out_of_space));
     }
 
-    fn finish(self: Box<Self>, commit: Result<(), String>) {
+    fn ran_out_of_space(&self) -> bool {
+        matches!(self.result, Some(Err(StoreError::Full)))
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), BatchFailure>) {
         let answer = match (commit, self.result) {
             (Ok(()), Some(result)) => result,
             (Ok(()), None) => Err(StoreError::Task("a write job was never run".to_owned())),
-            (Err(message), _) => Err(StoreError::Task(format!("commit failed: {message}"))),
+            (Err(BatchFailure::Full), _) => Err(StoreError::Full),
+            (Err(BatchFailure::Locked), _) => Err(StoreError::Locked),
+            (Err(BatchFailure::Failed(message)), _) => {
+                Err(StoreError::Task(format!("commit failed: {message}")))
+            }
         };
         // The caller may have gone away (client disconnected); the data is
         // committed either way, which is what matters.
@@ -197,21 +221,85 @@ fn checkpoint(connection: &Connection) -> Result<(), StoreError> {
     ))
 }
 
+/// Why a whole batch failed.
+#[derive(Debug, Clone)]
+enum BatchFailure {
+    /// Out of space: the disk, or the database's page limit.
+    Full,
+    /// Another connection held the lock past the busy timeout.
+    Locked,
+    Failed(String),
+}
+
+impl From<rusqlite::Error> for BatchFailure {
+    fn from(error: rusqlite::Error) -> Self {
+        if is_out_of_space(&error) {
+            BatchFailure::Full
+        } else if super::connection::is_lock_error(&error) {
+            BatchFailure::Locked
+        } else {
+            BatchFailure::Failed(error.to_string())
+        }
+    }
+}
+
+fn is_out_of_space(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+}
+
+fn full_when_out_of_space(error: StoreError) -> StoreError {
+    match error {
+        StoreError::Sqlite(error) if is_out_of_space(&error) => StoreError::Full,
+        other => other,
+    }
+}
+
 fn commit_batch(connection: &Connection, batch: &mut Vec<Box<dyn Job>>) {
     let outcome = match connection.execute_batch("BEGIN IMMEDIATE") {
         Ok(()) => {
+            let mut rolled_back = None;
             for job in batch.iter_mut() {
                 job.apply(connection);
+                // SQLite may roll back the whole transaction after SQLITE_FULL
+                // or an I/O error: the jobs before this one are gone too, and
+                // the next would run (and commit) outside any transaction.
+                if connection.is_autocommit() {
+                    rolled_back = Some(if job.ran_out_of_space() {
+                        BatchFailure::Full
+                    } else {
+                        BatchFailure::Failed("SQLite rolled the transaction back".to_owned())
+                    });
+                    break;
+                }
             }
-            connection.execute_batch("COMMIT").map_err(|error| {
-                let _ = connection.execute_batch("ROLLBACK");
-                error.to_string()
-            })
+            if let Some(failure) = rolled_back {
+                Err(failure)
+            } else {
+                connection.execute_batch("COMMIT").map_err(|error| {
+                    let _ = connection.execute_batch("ROLLBACK");
+                    BatchFailure::from(error)
+                })
+            }
         }
-        Err(error) => Err(error.to_string()),
+        Err(error) => Err(BatchFailure::from(error)),
     };
-    if let Err(message) = &outcome {
-        tracing::error!(jobs = batch.len(), %message, "group commit failed");
+    match &outcome {
+        Ok(()) => {}
+        Err(BatchFailure::Full) => {
+            tracing::warn!(
+                jobs = batch.len(),
+                "the database is out of space; the batch was refused"
+            );
+        }
+        Err(BatchFailure::Locked) => {
+            tracing::warn!(
+                jobs = batch.len(),
+                "the database stayed locked by another connection; the batch was refused"
+            );
+        }
+        Err(BatchFailure::Failed(message)) => {
+            tracing::error!(jobs = batch.len(), %message, "group commit failed");
+        }
     }
     for job in batch.drain(..) {
         job.finish(outcome.clone());

@@ -56,6 +56,7 @@ pub fn view(ctx: &StepContext) -> Html {
                     { for channels.into_iter().map(|link| html! { <li>{ link }</li> }) }
                 </ul>
             }
+            { crate::earlier::view(&ctx.earlier, &ctx.site_key, &ctx.language, t, &ctx.redraw) }
         </div>
     }
 }

@@ -38,6 +38,10 @@ pub struct StepContext {
     pub site_key: AttrValue,
     /// The chosen language's tag, for what is shown as attached.
     pub language: String,
+    /// The complaints remembered on this device, shown under the categories.
+    pub earlier: crate::earlier::Rows,
+    /// Draws the app again, after the list changed.
+    pub redraw: Callback<()>,
 }
 
 impl StepContext {

@@ -1,0 +1,778 @@
+//! The full-text search index: derived data in its own SQLite file next to
+//! the database (`<database>-search`), kept by one indexer thread.
+//!
+//! Tokenizing text with the trigram tokenizer costs about three quarters of
+//! a complaint's write time, so it is kept off the writer thread, which
+//! must answer receipts. The writer commits complaints and replies; the
+//! indexer, woken after those commits (and every second in case a wake was
+//! missed), reads what is new from the database — everything above its
+//! high-water marks — and indexes it in batches, in its own transactions on
+//! its own file. Because the index is derived, it needs no durability of its
+//! own: after a crash the indexer continues from the marks stored with the
+//! index, and a missing or stale file is rebuilt from scratch.
+//!
+//! A document's rowid says whose it is: the complaint's id shifted left by
+//! [`DOC_SHIFT`] bits, plus 0 for the complaint's own text (description,
+//! remedy, answers) and 1, 2, … for its replies and notes. Search reads the
+//! file through `ATTACH` on the reader connection (see [`attach`]) and
+//! joins `rowid >> DOC_SHIFT` to the complaint's id — from the index alone,
+//! never reading a document's text — so the merchant filter stays in the
+//! same SQL as before.
+//!
+//! A shopper's deletion writes a `search_forget` row in its own transaction
+//! ([`forget`]); the indexer removes that complaint's documents with
+//! `secure_delete` and truncates the index's WAL, and the store waits for
+//! it before the deletion is answered.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::watch;
+
+use super::{Store, StoreError};
+
+/// Documents indexed per transaction of the index file.
+const BATCH: i64 = 2_000;
+
+/// How long the indexer sleeps when nobody wakes it: a wake missed by a
+/// write path that does not ring still gets indexed within this.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// Bumped when the index's layout changes: an index file of another version
+/// is deleted and rebuilt.
+const INDEX_VERSION: i64 = 2;
+
+/// Bits of a document's rowid below its complaint's id: room for the
+/// complaint's own text and 65 535 replies and notes.
+pub(super) const DOC_SHIFT: u32 = 16;
+const DOCS_PER_COMPLAINT: i64 = 1 << DOC_SHIFT;
+
+/// The index's own schema. `marks` holds the high-water marks: the last
+/// complaint id, reply event id and `search_forget` id handled.
+const INDEX_SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS marks (
+        what  TEXT PRIMARY KEY,
+        high  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO marks (what, high) VALUES ('complaint', 0), ('event', 0), ('forget', 0);
+    CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5(
+        body,
+        tokenize = 'trigram'
+    );
+    INSERT INTO search_text (search_text, rank) VALUES ('secure-delete', 1);
+";
+
+/// The last complaint indexed, by id and reference: a database restored from
+/// another copy may reach the same ids with other complaints, and this is
+/// how the indexer tells.
+const LINEAGE_SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS lineage (
+        complaint_id  INTEGER PRIMARY KEY,
+        reference     TEXT NOT NULL
+    );
+";
+
+/// The event kinds whose body is searchable.
+const SEARCHABLE_EVENTS: &str = "('public_reply', 'internal_note', 'shopper_reply')";
+
+/// How far the index has got: every complaint, reply event and deletion up
+/// to these ids is reflected in it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SearchMarks {
+    pub complaint: i64,
+    pub event: i64,
+    pub forget: i64,
+}
+
+impl SearchMarks {
+    fn covers(&self, target: &SearchMarks) -> bool {
+        self.complaint >= target.complaint
+            && self.event >= target.event
+            && self.forget >= target.forget
+    }
+}
+
+/// The index file of the database at `database`.
+pub(super) fn index_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-search");
+    PathBuf::from(name)
+}
+
+/// Records, inside the deletion's transaction, that the complaint's
+/// documents must leave the index.
+pub(super) fn forget(connection: &Connection, complaint_id: i64) -> Result<(), StoreError> {
+    connection
+        .prepare_cached("INSERT INTO search_forget (complaint_id) VALUES (?1)")?
+        .execute([complaint_id])?;
+    Ok(())
+}
+
+/// Makes the index readable as `search.search_text` on a reader connection
+/// (once per connection).
+pub(super) fn attach(connection: &Connection) -> Result<(), StoreError> {
+    let attached: i64 = connection.query_row(
+        "SELECT count(*) FROM pragma_database_list WHERE name = 'search'",
+        [],
+        |row| row.get(0),
+    )?;
+    if attached == 0 {
+        let database = connection
+            .path()
+            .filter(|path| !path.is_empty())
+            .ok_or_else(|| StoreError::Task("the search index needs a database file".to_owned()))?;
+        let index = index_path(Path::new(database));
+        connection.execute(
+            "ATTACH DATABASE ?1 AS search",
+            [index.to_string_lossy().as_ref()],
+        )?;
+    }
+    Ok(())
+}
+
+/// Matches below which a search term counts as rare: sorting this many
+/// complaints costs less than walking a merchant's list looking for them.
+const FEW_MATCHES: i64 = 5_000;
+
+/// Whether one of `terms` (of three characters or more) has fewer than
+/// [`FEW_MATCHES`] documents; counted from the index alone and stopped at
+/// the bound, so it costs little even for a common word.
+pub(super) fn few_matches(connection: &Connection, terms: &[String]) -> Result<bool, StoreError> {
+    for term in terms.iter().filter(|term| term.chars().count() >= 3) {
+        let matches: i64 = connection
+            .prepare_cached(
+                "SELECT count(*) FROM (SELECT rowid FROM search.search_text
+                 WHERE search_text MATCH ?1 LIMIT ?2)",
+            )?
+            .query_row(
+                params![format!("\"{}\"", term.replace('"', "\"\"")), FEW_MATCHES],
+                |row| row.get(0),
+            )?;
+        if matches < FEW_MATCHES {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The indexer thread and how to reach it.
+pub(super) struct Indexer {
+    shared: Arc<Shared>,
+    marks: watch::Receiver<SearchMarks>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Shared {
+    signal: Mutex<Signal>,
+    ring: Condvar,
+}
+
+#[derive(Default)]
+struct Signal {
+    woken: bool,
+    stop: bool,
+}
+
+impl Indexer {
+    /// Opens (or rebuilds) the index next to `database` and starts the
+    /// thread, which catches up with everything already committed.
+    pub(super) fn start(database: &Path) -> Result<Indexer, StoreError> {
+        let source = open_source(database)?;
+        let index = open_index(&index_path(database), &source)?;
+        let (publish, marks) = watch::channel(read_marks(&index)?);
+        let shared = Arc::new(Shared {
+            signal: Mutex::new(Signal {
+                woken: true,
+                stop: false,
+            }),
+            ring: Condvar::new(),
+        });
+        let thread = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("heard-indexer".to_owned())
+                .spawn(move || run(&source, &index, &shared, &publish))
+                .map_err(|error| StoreError::Task(error.to_string()))?
+        };
+        Ok(Indexer {
+            shared,
+            marks,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Asks the indexer to look for new work now.
+    pub(super) fn wake(&self) {
+        if let Ok(mut signal) = self.shared.signal.lock() {
+            signal.woken = true;
+        }
+        self.shared.ring.notify_one();
+    }
+
+    /// The marks the index has reached.
+    pub(super) fn marks(&self) -> SearchMarks {
+        *self.marks.borrow()
+    }
+
+    /// Wakes the indexer and waits until its marks cover `target`.
+    pub(super) async fn reach(&self, target: SearchMarks) -> Result<SearchMarks, StoreError> {
+        self.wake();
+        let mut marks = self.marks.clone();
+        let reached = marks
+            .wait_for(|marks| marks.covers(&target))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        Ok(*reached)
+    }
+
+    /// Finishes the batch in hand and ends the thread.
+    pub(super) async fn shutdown(&self) {
+        if let Ok(mut signal) = self.shared.signal.lock() {
+            signal.stop = true;
+        }
+        self.shared.ring.notify_one();
+        let thread = self.thread.lock().ok().and_then(|mut thread| thread.take());
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl Store {
+    /// Waits until the search index holds everything committed before this
+    /// call: complaints, replies and notes, and deletions. Search may miss a
+    /// complaint for the moments between its receipt and its indexing; this
+    /// is how a caller (a test, the bench) waits that out.
+    pub async fn search_caught_up(&self) -> Result<SearchMarks, StoreError> {
+        let target = self.read(committed_marks).await?;
+        self.inner.search.reach(target).await
+    }
+
+    /// How far the search index has got.
+    pub fn search_marks(&self) -> SearchMarks {
+        self.inner.search.marks()
+    }
+}
+
+/// The highest ids committed in the database that the index must reach.
+fn committed_marks(connection: &Connection) -> Result<SearchMarks, StoreError> {
+    Ok(connection.query_row(
+        "SELECT (SELECT coalesce(max(id), 0) FROM complaints),
+                (SELECT coalesce(max(id), 0) FROM complaint_events),
+                (SELECT coalesce(max(id), 0) FROM search_forget)",
+        [],
+        |row| {
+            Ok(SearchMarks {
+                complaint: row.get(0)?,
+                event: row.get(1)?,
+                forget: row.get(2)?,
+            })
+        },
+    )?)
+}
+
+/// The indexer's read-only view of the database.
+fn open_source(database: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(database, flags)?;
+    connection.busy_timeout(Duration::from_secs(5))?;
+    Ok(connection)
+}
+
+/// Opens the index file, rebuilding it when it is of another version, does
+/// not open, or is ahead of the database (a restored backup).
+fn open_index(path: &Path, source: &Connection) -> Result<Connection, StoreError> {
+    match open_index_as_is(path) {
+        Ok(index) => {
+            let committed = committed_marks(source)?;
+            let marks = read_marks(&index)?;
+            let version: i64 = index.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+            if version == INDEX_VERSION
+                && marks.complaint <= committed.complaint
+                && marks.event <= committed.event
+                && marks.forget <= committed.forget
+                && same_lineage(&index, source)?
+            {
+                return Ok(index);
+            }
+            tracing::warn!("the search index does not match the database; rebuilding it");
+            drop(index);
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the search index cannot be opened; rebuilding it");
+        }
+    }
+    remove_index_files(path)?;
+    open_index_as_is(path)
+}
+
+/// Whether the last complaint the index holds is the database's complaint of
+/// that id.
+fn same_lineage(index: &Connection, source: &Connection) -> Result<bool, StoreError> {
+    let last: Option<(i64, String)> = index
+        .query_row("SELECT complaint_id, reference FROM lineage", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    let Some((id, reference)) = last else {
+        return Ok(true);
+    };
+    let found: Option<String> = source
+        .query_row(
+            "SELECT reference FROM complaints WHERE id = ?1",
+            [id],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(found.as_deref() == Some(reference.as_str()))
+}
+
+fn open_index_as_is(path: &Path) -> Result<Connection, StoreError> {
+    let index = Connection::open(path)?;
+    index.busy_timeout(Duration::from_secs(5))?;
+    let mode: String =
+        index.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Corrupt(format!(
+            "could not enable WAL mode for the search index (got {mode})"
+        )));
+    }
+    // NORMAL: a crash may lose the last batches, never corrupt the file;
+    // what is lost is indexed again from the marks.
+    index.pragma_update(None, "synchronous", "NORMAL")?;
+    // A deleted complaint's words are overwritten, not left in free pages.
+    index.pragma_update(None, "secure_delete", "ON")?;
+    let version: i64 = index.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version == 0 {
+        index.execute_batch(INDEX_SCHEMA)?;
+        index.pragma_update(None, "user_version", INDEX_VERSION)?;
+    }
+    index.execute_batch(LINEAGE_SCHEMA)?;
+    Ok(index)
+}
+
+fn remove_index_files(path: &Path) -> Result<(), StoreError> {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        match std::fs::remove_file(PathBuf::from(name)) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(StoreError::Task(format!(
+                    "removing the search index: {error}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_marks(index: &Connection) -> Result<SearchMarks, StoreError> {
+    let mut marks = SearchMarks::default();
+    let mut statement = index.prepare_cached("SELECT what, high FROM marks")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let high: i64 = row.get(1)?;
+        match row.get_ref(0)?.as_str().unwrap_or_default() {
+            "complaint" => marks.complaint = high,
+            "event" => marks.event = high,
+            "forget" => marks.forget = high,
+            _ => {}
+        }
+    }
+    Ok(marks)
+}
+
+fn run(
+    source: &Connection,
+    index: &Connection,
+    shared: &Shared,
+    publish: &watch::Sender<SearchMarks>,
+) {
+    loop {
+        {
+            let Ok(mut signal) = shared.signal.lock() else {
+                return;
+            };
+            if signal.stop {
+                return;
+            }
+            if !signal.woken {
+                signal = match shared.ring.wait_timeout(signal, IDLE_POLL) {
+                    Ok((signal, _)) => signal,
+                    Err(_) => return,
+                };
+                if signal.stop {
+                    return;
+                }
+            }
+            signal.woken = false;
+        }
+        // Work until nothing is left, so a flood is indexed in full batches
+        // and a stop request is seen between batches.
+        loop {
+            match step(source, index) {
+                Ok(Some(marks)) => {
+                    publish.send_replace(marks);
+                    if shared
+                        .signal
+                        .lock()
+                        .map(|signal| signal.stop)
+                        .unwrap_or(true)
+                    {
+                        return;
+                    }
+                }
+                Ok(None) => {
+                    if let Ok(marks) = read_marks(index) {
+                        publish.send_replace(marks);
+                    }
+                    break;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "indexing for search failed; retrying");
+                    let _ = index.execute_batch("ROLLBACK");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// One batch: new complaints, else new replies, else deletions. `None` when
+/// there was nothing to do.
+fn step(source: &Connection, index: &Connection) -> Result<Option<SearchMarks>, StoreError> {
+    // The marks are read inside the index's write lock, so two processes on
+    // the same database (the server and a command-line tool) never index the
+    // same rows twice.
+    index.execute_batch("BEGIN IMMEDIATE")?;
+    let mut marks = read_marks(index)?;
+    let done = if let Some(high) = index_complaints(source, index, marks.complaint)? {
+        marks.complaint = high;
+        set_mark(index, "complaint", high)?;
+        false
+    } else if let Some(high) = index_events(source, index, marks.event)? {
+        marks.event = high;
+        set_mark(index, "event", high)?;
+        false
+    } else if let Some(high) = remove_forgotten(source, index, marks.forget)? {
+        marks.forget = high;
+        set_mark(index, "forget", high)?;
+        index.execute_batch("COMMIT")?;
+        // The removed words must not linger in the index's WAL either.
+        checkpoint(index)?;
+        return Ok(Some(marks));
+    } else {
+        true
+    };
+    index.execute_batch("COMMIT")?;
+    Ok(if done { None } else { Some(marks) })
+}
+
+fn set_mark(index: &Connection, what: &str, high: i64) -> Result<(), StoreError> {
+    index
+        .prepare_cached("UPDATE marks SET high = ?2 WHERE what = ?1")?
+        .execute(params![what, high])?;
+    Ok(())
+}
+
+/// Indexes the complaints after `after`; the highest id read, if any.
+fn index_complaints(
+    source: &Connection,
+    index: &Connection,
+    after: i64,
+) -> Result<Option<i64>, StoreError> {
+    let mut read = source.prepare_cached(
+        "SELECT id, deleted_at IS NULL, concat_ws(char(10), description, remedy,
+                (SELECT group_concat(value, char(10)) FROM json_each(answers))),
+                reference
+         FROM complaints WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let mut insert =
+        index.prepare_cached("INSERT INTO search_text (rowid, body) VALUES (?1, ?2)")?;
+    let mut rows = read.query(params![after, BATCH])?;
+    let mut high = None;
+    let mut last_reference = String::new();
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let kept: bool = row.get(1)?;
+        last_reference = row.get(3)?;
+        // A complaint deleted before it was indexed has no words to index.
+        if kept {
+            let body: String = row.get(2)?;
+            insert.execute(params![id << DOC_SHIFT, body])?;
+        }
+        high = Some(id);
+    }
+    if let Some(high) = high {
+        index
+            .prepare_cached(
+                "INSERT OR REPLACE INTO lineage (complaint_id, reference) VALUES (?1, ?2)",
+            )?
+            .execute(params![high, last_reference])?;
+        index
+            .prepare_cached("DELETE FROM lineage WHERE complaint_id <> ?1")?
+            .execute([high])?;
+    }
+    Ok(high)
+}
+
+/// Indexes replies and notes after event `after`; the highest id read.
+fn index_events(
+    source: &Connection,
+    index: &Connection,
+    after: i64,
+) -> Result<Option<i64>, StoreError> {
+    let mut read = source.prepare_cached(&format!(
+        "SELECT e.id, e.complaint_id,
+                CASE WHEN e.kind IN {SEARCHABLE_EVENTS} AND c.deleted_at IS NULL THEN e.body END
+         FROM complaint_events e JOIN complaints c ON c.id = e.complaint_id
+         WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
+    ))?;
+    // The next free rowid among the complaint's documents.
+    let mut next = index.prepare_cached(
+        "SELECT coalesce(max(rowid) + 1, ?1 + 1) FROM search_text WHERE rowid BETWEEN ?1 AND ?2",
+    )?;
+    let mut insert =
+        index.prepare_cached("INSERT INTO search_text (rowid, body) VALUES (?1, ?2)")?;
+    let mut rows = read.query(params![after, BATCH])?;
+    let mut high = None;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let body: Option<String> = row.get(2)?;
+        if let Some(body) = body {
+            let first = row.get::<_, i64>(1)? << DOC_SHIFT;
+            let rowid: i64 = next
+                .query_row(params![first, first + DOCS_PER_COMPLAINT - 1], |row| {
+                    row.get(0)
+                })?;
+            if rowid < first + DOCS_PER_COMPLAINT {
+                insert.execute(params![rowid, body])?;
+            } else {
+                tracing::warn!(
+                    event = id,
+                    "a complaint has too many replies to index them all"
+                );
+            }
+        }
+        high = Some(id);
+    }
+    Ok(high)
+}
+
+/// Removes every document of the complaints deleted after `after`.
+fn remove_forgotten(
+    source: &Connection,
+    index: &Connection,
+    after: i64,
+) -> Result<Option<i64>, StoreError> {
+    let forgotten: Vec<(i64, i64)> = source
+        .prepare_cached(
+            "SELECT id, complaint_id FROM search_forget WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?
+        .query_map(params![after, BATCH], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut remove =
+        index.prepare_cached("DELETE FROM search_text WHERE rowid BETWEEN ?1 AND ?2")?;
+    for (_, complaint_id) in &forgotten {
+        let first = complaint_id << DOC_SHIFT;
+        remove.execute(params![first, first + DOCS_PER_COMPLAINT - 1])?;
+    }
+    Ok(forgotten.last().map(|(id, _)| *id))
+}
+
+/// Truncates the index's WAL, retrying while a reader is in the middle of
+/// a query.
+fn checkpoint(index: &Connection) -> Result<(), StoreError> {
+    for _ in 0..50 {
+        let busy: i64 = index.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+        if busy == 0 {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(StoreError::Task(
+        "the search index's WAL checkpoint stayed busy".to_owned(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::inbox_fixtures::{START, complaint, record, site};
+    use crate::store::test_support::temp_store;
+    use crate::store::{InboxAction, InboxFilter};
+
+    async fn search(store: &Store, merchant: i64, query: &str) -> Vec<String> {
+        let filter = InboxFilter {
+            terms: query.split_whitespace().map(str::to_owned).collect(),
+            ..InboxFilter::default()
+        };
+        let page = store
+            .inbox(merchant, filter, None, 50, START)
+            .await
+            .unwrap();
+        page.rows.into_iter().map(|row| row.reference).collect()
+    }
+
+    fn index_documents(database: &Path) -> i64 {
+        let index = Connection::open(index_path(database)).unwrap();
+        index
+            .query_row("SELECT count(*) FROM search_text", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_indexer_catches_up_after_commits_and_reports_its_marks() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (merchant, shop) = site(store, "Acme", "shop").await;
+        let (other, foreign) = site(store, "Other", "other").await;
+        let kettle = record(
+            store,
+            complaint(shop, START, "The kettle whistles 豆浆机坏了"),
+        )
+        .await;
+        record(
+            store,
+            complaint(foreign, START, "Another kettle 豆浆机坏了"),
+        )
+        .await;
+
+        let marks = store.search_caught_up().await.unwrap();
+        assert!(marks.complaint >= 2, "{marks:?}");
+        assert_eq!(store.search_marks(), marks);
+        assert_eq!(
+            search(store, merchant, "kettle").await,
+            std::slice::from_ref(&kettle)
+        );
+        assert_eq!(
+            search(store, merchant, "豆浆机").await,
+            std::slice::from_ref(&kettle)
+        );
+        assert_eq!(
+            search(store, merchant, "坏了").await,
+            std::slice::from_ref(&kettle)
+        );
+        assert_eq!(search(store, other, "whistles").await, Vec::<String>::new());
+
+        // Staff replies and notes are indexed too, after their own commit.
+        store
+            .inbox_act(
+                merchant,
+                1,
+                &kettle,
+                InboxAction::Note("配達が遅い".to_owned()),
+                START,
+            )
+            .await
+            .unwrap();
+        let later = store.search_caught_up().await.unwrap();
+        assert!(later.event > marks.event);
+        assert_eq!(search(store, merchant, "配達が遅い").await, [kettle]);
+    }
+
+    #[tokio::test]
+    async fn a_lost_or_stale_index_is_rebuilt_from_the_database() {
+        let temp = temp_store();
+        let path = temp.directory.path().join("heard.sqlite3");
+        let (merchant, shop) = site(&temp.store, "Acme", "shop").await;
+        let mut references = Vec::new();
+        for number in 0..5 {
+            let text = format!("Blender number{number} sparks");
+            references.push(record(&temp.store, complaint(shop, START, &text)).await);
+        }
+        temp.store.search_caught_up().await.unwrap();
+        temp.store.shutdown().await;
+        assert_eq!(index_documents(&path), 5);
+
+        // Lost: the file is gone; the next start builds it again.
+        remove_index_files(&index_path(&path)).unwrap();
+        let store = Store::open(&path, 8, 64).unwrap();
+        store.search_caught_up().await.unwrap();
+        assert_eq!(
+            search(&store, merchant, "number3").await,
+            std::slice::from_ref(&references[3])
+        );
+        store.shutdown().await;
+
+        // Stale: an index ahead of the database (as after restoring an older
+        // backup) would answer with complaints that are not there.
+        let index = Connection::open(index_path(&path)).unwrap();
+        index
+            .execute("UPDATE marks SET high = 1000 WHERE what = 'complaint'", [])
+            .unwrap();
+        drop(index);
+        let store = Store::open(&path, 8, 64).unwrap();
+        let marks = store.search_caught_up().await.unwrap();
+        assert!(marks.complaint < 1000, "{marks:?}");
+        assert_eq!(search(&store, merchant, "sparks").await.len(), 5);
+        store.shutdown().await;
+        assert_eq!(index_documents(&path), 5);
+
+        // Another copy of the database, with the same ids but other
+        // complaints: the index's words belong to neither.
+        let index = Connection::open(index_path(&path)).unwrap();
+        index
+            .execute(
+                "INSERT INTO search_text (rowid, body) VALUES ((1 << 16) + 999, 'phantom words')",
+                [],
+            )
+            .unwrap();
+        drop(index);
+        let database = Connection::open(&path).unwrap();
+        database
+            .execute(
+                "UPDATE complaints SET reference = 'HRD-ZZZZ-ZZZZ'
+                 WHERE id = (SELECT max(id) FROM complaints)",
+                [],
+            )
+            .unwrap();
+        drop(database);
+        let store = Store::open(&path, 8, 64).unwrap();
+        store.search_caught_up().await.unwrap();
+        assert!(search(&store, merchant, "phantom").await.is_empty());
+        assert_eq!(search(&store, merchant, "sparks").await.len(), 5);
+        store.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_deleted_complaint_leaves_the_index() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (merchant, shop) = site(store, "Acme", "shop").await;
+        let mut doomed = complaint(shop, START, "Toaster MARKER-Qx7 burnt");
+        doomed.token_hash = [42; 32];
+        let reference = record(store, doomed).await;
+        store
+            .inbox_act(
+                merchant,
+                1,
+                &reference,
+                InboxAction::Reply("Sorry MARKER-Qx7".to_owned()),
+                START,
+            )
+            .await
+            .unwrap();
+        store.search_caught_up().await.unwrap();
+        assert_eq!(search(store, merchant, "MARKER-Qx7").await, [reference]);
+
+        assert!(store.delete_complaint([42; 32], START).await.unwrap());
+        // Answered only once the index has forgotten it.
+        assert!(search(store, merchant, "MARKER-Qx7").await.is_empty());
+        let index =
+            Connection::open(index_path(&temp.directory.path().join("heard.sqlite3"))).unwrap();
+        let left: i64 = index
+            .query_row(
+                "SELECT count(*) FROM search_text WHERE body LIKE '%MARKER-Qx7%'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+}
