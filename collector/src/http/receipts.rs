@@ -79,12 +79,7 @@ pub async fn show(
         ),
     );
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let site = state
-            .store
-            .sites()
-            .await?
-            .into_iter()
-            .find(|site| site.id == complaint.site_id);
+        let site = state.store.site_by_id(complaint.site_id).await?;
         let allowed = origin.to_str().is_ok_and(|origin| {
             site.is_some_and(|site| site.allowed_origins.iter().any(|allowed| allowed == origin))
         });

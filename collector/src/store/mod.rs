@@ -205,6 +205,11 @@ impl Store {
             .await
     }
 
+    pub async fn site_by_id(&self, site_id: i64) -> Result<Option<Site>, StoreError> {
+        self.read(move |connection| sites::by_id(connection, site_id))
+            .await
+    }
+
     pub async fn sites(&self) -> Result<Vec<Site>, StoreError> {
         self.read(sites::all).await
     }

@@ -51,6 +51,14 @@ pub(super) fn by_key(connection: &Connection, site_key: &str) -> Result<Option<S
         .transpose()
 }
 
+pub(super) fn by_id(connection: &Connection, site_id: i64) -> Result<Option<Site>, StoreError> {
+    connection
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM sites WHERE id = ?1"))?
+        .query_row([site_id], from_row)
+        .optional()?
+        .transpose()
+}
+
 pub(super) fn all(connection: &Connection) -> Result<Vec<Site>, StoreError> {
     let mut statement =
         connection.prepare(&format!("SELECT {COLUMNS} FROM sites ORDER BY site_key"))?;
