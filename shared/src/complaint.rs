@@ -53,6 +53,16 @@ pub struct ComplaintSubmission {
     /// optionally vouched for by a signature from the merchant's server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<Identity>,
+    /// The widget's hidden "leave this empty" field. People never see it, so
+    /// anything in it marks the complaint as suspected spam: it is stored and
+    /// answered like any other, but waits in the inbox's spam folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub honeypot: Option<String>,
+    /// How long the form was open before it was sent, in milliseconds, as the
+    /// widget measured it. Below [`crate::limits::MIN_FILL_MS`] the complaint
+    /// is suspected spam (see `honeypot`). Absent for API clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill_ms: Option<u32>,
 }
 
 /// What kind of message the shopper is sending.

@@ -12,6 +12,7 @@ pub mod attachment;
 pub mod complaint;
 pub mod error;
 pub mod limits;
+pub mod proof;
 pub mod receipt;
 pub mod reference;
 pub mod site;
@@ -24,6 +25,7 @@ pub use complaint::{
     SubmissionKind,
 };
 pub use error::{ErrorBody, FieldError};
+pub use proof::{Challenge, PROOF_HEADER};
 pub use receipt::{Receipt, ReceiptSummary, Status};
 pub use reference::Reference;
 pub use site::{Branding, Category, Channel, ChannelKind, SiteConfig, ValueOrientation};

@@ -54,3 +54,17 @@ pub const CALLBACK_WINDOW_MAX_CHARS: usize = 100;
 
 /// Identity fields passed in by the merchant's page.
 pub const IDENTITY_FIELD_MAX_CHARS: usize = 200;
+
+/// The widget's hidden honeypot field: long enough for anything a form
+/// filler writes into it, so the complaint is kept (as suspected spam).
+pub const HONEYPOT_MAX_CHARS: usize = 1_000;
+
+/// Below this form time, in milliseconds, a complaint is suspected spam:
+/// no person chooses a category and writes a description this fast.
+pub const MIN_FILL_MS: u32 = 2_500;
+
+/// A proof-of-work challenge is valid this long after it was issued.
+pub const CHALLENGE_LIFETIME_SECONDS: i64 = 2 * 60 * 60;
+
+/// Largest `Heard-Proof` header accepted, in bytes.
+pub const PROOF_HEADER_MAX_BYTES: usize = 256;

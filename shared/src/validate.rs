@@ -105,6 +105,15 @@ pub fn validate_submission(
     if let Some(identity) = &submission.identity {
         check_identity(&mut problems, identity);
     }
+    if let Some(honeypot) = &submission.honeypot
+        && char_count(honeypot) > HONEYPOT_MAX_CHARS
+    {
+        problems.push(FieldError::new(
+            "honeypot",
+            "too_long",
+            "Leave this field empty.",
+        ));
+    }
 
     if problems.is_empty() {
         Ok(())

@@ -165,12 +165,25 @@ fn submission() -> impl Strategy<Value = ComplaintSubmission> {
             prop::option::weighted(0.5, text(CALLBACK_WINDOW_MAX_CHARS + 2)),
             attachments(),
             prop::option::weighted(0.2, identity()),
+            prop::option::weighted(0.05, text(HONEYPOT_MAX_CHARS + 2)),
+            prop::option::of(any::<u32>()),
         ),
     )
         .prop_map(
             |(
                 (category, description, outcomes, remedy, severity, mood, language),
-                (page_url, user_agent, answers, contact, kind, callback, attachments, identity),
+                (
+                    page_url,
+                    user_agent,
+                    answers,
+                    contact,
+                    kind,
+                    callback,
+                    attachments,
+                    identity,
+                    honeypot,
+                    fill_ms,
+                ),
             )| ComplaintSubmission {
                 category,
                 description,
@@ -187,6 +200,8 @@ fn submission() -> impl Strategy<Value = ComplaintSubmission> {
                 callback: callback.map(|window| CallbackRequest { window }),
                 attachments,
                 identity,
+                honeypot,
+                fill_ms,
             },
         )
 }
@@ -281,6 +296,9 @@ fn assert_within_limits(submission: &ComplaintSubmission, site: &SiteConfig) {
         {
             assert!(chars(value) <= IDENTITY_FIELD_MAX_CHARS && one_line(value));
         }
+    }
+    if let Some(honeypot) = &submission.honeypot {
+        assert!(chars(honeypot) <= HONEYPOT_MAX_CHARS);
     }
 }
 

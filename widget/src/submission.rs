@@ -82,6 +82,8 @@ pub fn build_submission(
             draft.photos.iter().map(|photo| photo.id.clone()).collect()
         },
         identity: draft.identity.clone(),
+        honeypot: None,
+        fill_ms: None,
     }
 }
 

@@ -10,7 +10,8 @@ use super::identity;
 use super::token::{ReceiptToken, idempotency_key_hash, request_hash};
 use crate::clock;
 use crate::store::{
-    ComplaintRecord, IdempotencyRecord, MailKind, NewComplaint, NewMail, Site, Store, StoreError,
+    ComplaintRecord, IdempotencyRecord, MailKind, NewComplaint, NewMail, Site, SpentProof, Store,
+    StoreError,
 };
 
 /// How a callback request without a category is labelled.
@@ -49,6 +50,8 @@ pub struct Accepted {
     pub receipt: Receipt,
     /// True when this answered a retry of an earlier, identical request.
     pub replayed: bool,
+    /// True when the complaint waits in the spam folder: nobody is told of it.
+    pub spam: bool,
 }
 
 /// Validates and stores a complaint for `site`. Returns only after the
@@ -60,6 +63,7 @@ pub async fn submit(
     site: &Site,
     submission: ComplaintSubmission,
     idempotency_key: Option<&str>,
+    proof: Option<SpentProof>,
 ) -> Result<Accepted, IntakeError> {
     if let Some(key) = idempotency_key {
         validate_idempotency_key(key).map_err(IntakeError::BadIdempotencyKey)?;
@@ -77,7 +81,9 @@ pub async fn submit(
         }
     });
     let link = status_url(public_url, &token);
-    let complaint = new_complaint(site, submission, &token, idempotency, &link);
+    let mut complaint = new_complaint(site, submission, &token, idempotency, &link);
+    complaint.proof = proof;
+    let spam = complaint.spam.is_some();
     let recorded = store.record_complaint(complaint).await?;
 
     let (token, replayed) = match (recorded.replay_of, idempotency_key) {
@@ -87,6 +93,7 @@ pub async fn submit(
     Ok(Accepted {
         receipt: receipt(&recorded.complaint, &token, public_url, site),
         replayed,
+        spam,
     })
 }
 
@@ -210,6 +217,8 @@ fn new_complaint(
         identity_verified,
         attachments: submission.attachments,
         acknowledgement,
+        spam: None,
+        proof: None,
     }
 }
 
@@ -246,7 +255,7 @@ mod tests {
     async fn an_accepted_complaint_gets_a_receipt_whose_link_finds_it() {
         let temp = temp_store();
         let site = demo_site(&temp.store).await;
-        let accepted = submit(&temp.store, "http://heard.test/", &site, submission(), None)
+        let accepted = submit(&temp.store, "http://heard.test/", &site, submission(), None, None)
             .await
             .unwrap();
         let receipt = accepted.receipt;
@@ -275,10 +284,10 @@ mod tests {
         let temp = temp_store();
         let site = demo_site(&temp.store).await;
         let key = Some("3b7a1f52-1111-4a4a-8888-0123456789ab");
-        let first = submit(&temp.store, "http://h", &site, submission(), key)
+        let first = submit(&temp.store, "http://h", &site, submission(), key, None)
             .await
             .unwrap();
-        let again = submit(&temp.store, "http://h", &site, submission(), key)
+        let again = submit(&temp.store, "http://h", &site, submission(), key, None)
             .await
             .unwrap();
         assert!(again.replayed);
@@ -286,7 +295,7 @@ mod tests {
 
         let mut different = submission();
         different.description = "Something else".to_owned();
-        let conflict = submit(&temp.store, "http://h", &site, different, key)
+        let conflict = submit(&temp.store, "http://h", &site, different, key, None)
             .await
             .unwrap_err();
         assert!(matches!(conflict, IntakeError::IdempotencyConflict));
@@ -301,7 +310,7 @@ mod tests {
             email: Some("ana@example.com".to_owned()),
             ..Contact::default()
         });
-        let error = submit(&temp.store, "http://h", &site, with_contact, None)
+        let error = submit(&temp.store, "http://h", &site, with_contact, None, None)
             .await
             .unwrap_err();
         let IntakeError::Invalid(fields) = error else {
@@ -314,7 +323,7 @@ mod tests {
     async fn a_bad_idempotency_key_is_refused() {
         let temp = temp_store();
         let site = demo_site(&temp.store).await;
-        let error = submit(&temp.store, "http://h", &site, submission(), Some("short"))
+        let error = submit(&temp.store, "http://h", &site, submission(), Some("short"), None)
             .await
             .unwrap_err();
         assert!(matches!(error, IntakeError::BadIdempotencyKey(_)));

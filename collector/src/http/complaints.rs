@@ -40,10 +40,11 @@ pub async fn create(
         &site,
         submission,
         idempotency_key,
+        None,
     )
     .await?;
     tracing::info!(site = %site.key, reference = %accepted.receipt.reference, replayed = accepted.replayed, "complaint accepted");
-    if !accepted.replayed {
+    if !accepted.replayed && !accepted.spam {
         state.live.publish(Arrival {
             merchant_id: site.merchant_id,
             reference: accepted.receipt.reference.clone(),

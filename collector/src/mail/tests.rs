@@ -140,7 +140,7 @@ async fn queued_mail_survives_a_restart_and_arrives_exactly_once() {
     // SMTP is down: one attempt fails and the message stays queued.
     let store = Store::open(&path, 64, 1024).unwrap();
     let site = site(&store).await;
-    let accepted = intake::submit(&store, "http://heard.test", &site, with_email("de"), None)
+    let accepted = intake::submit(&store, "http://heard.test", &site, with_email("de"), None, None)
         .await
         .unwrap();
     let down = smtp_down().await;
@@ -186,7 +186,7 @@ async fn a_message_that_keeps_failing_is_parked_not_dropped() {
     let store = Store::open(&directory.path().join("heard.sqlite3"), 64, 1024).unwrap();
     let clock = Clock::manual(START);
     let site = site(&store).await;
-    intake::submit(&store, "http://heard.test", &site, with_email("en"), None)
+    intake::submit(&store, "http://heard.test", &site, with_email("en"), None, None)
         .await
         .unwrap();
     let down = smtp_down().await;
@@ -220,7 +220,7 @@ async fn without_an_smtp_server_mail_waits_in_the_queue() {
     let directory = tempfile::tempdir().unwrap();
     let store = Store::open(&directory.path().join("heard.sqlite3"), 64, 1024).unwrap();
     let site = site(&store).await;
-    intake::submit(&store, "http://heard.test", &site, with_email("en"), None)
+    intake::submit(&store, "http://heard.test", &site, with_email("en"), None, None)
         .await
         .unwrap();
     let unconfigured = Outgoing::from_settings(&crate::Settings::default()).unwrap();

@@ -44,6 +44,44 @@ pub struct NewComplaint {
     /// The acknowledgement email, queued in the complaint's own transaction
     /// (never for a replayed retry, which was acknowledged the first time).
     pub acknowledgement: Option<NewMail>,
+    /// Why intake suspects spam, if it does.
+    pub spam: Option<SpamReason>,
+    /// The proof of work this complaint came with, spent in its transaction.
+    pub proof: Option<SpentProof>,
+}
+
+/// Why a complaint is suspected spam.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpamReason {
+    /// The widget's hidden field was filled in.
+    Honeypot,
+    /// The form was sent faster than a person can fill it in.
+    TooFast,
+}
+
+impl SpamReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Honeypot => "honeypot",
+            Self::TooFast => "too_fast",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "honeypot" => Some(Self::Honeypot),
+            "too_fast" => Some(Self::TooFast),
+            _ => None,
+        }
+    }
+}
+
+/// A proof-of-work solution, remembered until its challenge expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpentProof {
+    pub salt: String,
+    /// Unix seconds.
+    pub expires_at: i64,
 }
 
 /// What makes a retried submission find its first answer again.
@@ -115,6 +153,9 @@ pub(super) fn record(
     {
         return Ok(replay);
     }
+    if let Some(proof) = &complaint.proof {
+        spend_proof(connection, proof)?;
+    }
 
     let mut attempts = 0;
     let id = loop {
@@ -130,10 +171,14 @@ pub(super) fn record(
     };
 
     claim_attachments(connection, complaint, id)?;
-    // Routing, and the notifications it queues, share the complaint's savepoint.
-    super::routing::route(connection, id, complaint)?;
-    if let Some(acknowledgement) = &complaint.acknowledgement {
-        mail::queue(connection, id, acknowledgement, complaint.created_at)?;
+    // Suspected spam is stored and answered, but nobody is notified of it
+    // (it may carry someone else's address) until staff restore it.
+    if complaint.spam.is_none() {
+        // Routing, and the notifications it queues, share the complaint's savepoint.
+        super::routing::route(connection, id, complaint)?;
+        if let Some(acknowledgement) = &complaint.acknowledgement {
+            mail::queue(connection, id, acknowledgement, complaint.created_at)?;
+        }
     }
     if let Some(idempotency) = &complaint.idempotency {
         connection
@@ -157,6 +202,20 @@ pub(super) fn record(
         complaint: stored,
         replay_of: None,
     })
+}
+
+/// Remembers a proof as used; a second use of the same salt is refused.
+fn spend_proof(connection: &Connection, proof: &SpentProof) -> Result<(), StoreError> {
+    let inserted = connection
+        .prepare_cached(
+            "INSERT INTO spent_proofs (salt, expires_at) VALUES (?1, ?2)
+             ON CONFLICT (salt) DO NOTHING",
+        )?
+        .execute(params![proof.salt, proof.expires_at])?;
+    if inserted == 0 {
+        return Err(StoreError::ProofSpent);
+    }
+    Ok(())
 }
 
 /// Links the complaint's photos to it. A photo belongs to one complaint of
@@ -224,9 +283,10 @@ fn insert(
                 site_id, reference, token_hash, status, category, category_label,
                 value_orientation, urgent, description, remedy, outcomes, severity, mood,
                 language, page_url, user_agent, answers, contact_name, contact_email,
-                contact_phone, created_at, kind, callback_window, identity, identity_verified)
+                contact_phone, created_at, kind, callback_window, identity, identity_verified,
+                spam)
              VALUES (?1, ?2, ?3, 'received', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
-                     ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+                     ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
         )?
         .execute(params![
             complaint.site_id,
@@ -253,6 +313,7 @@ fn insert(
             complaint.callback_window,
             complaint.identity,
             complaint.identity_verified,
+            complaint.spam.map(SpamReason::as_str),
         ])?;
     Ok(connection.last_insert_rowid())
 }
@@ -412,6 +473,8 @@ mod tests {
             identity_verified: false,
             attachments: Vec::new(),
             acknowledgement: None,
+            spam: None,
+            proof: None,
         }
     }
 

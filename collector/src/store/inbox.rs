@@ -922,6 +922,8 @@ pub(crate) mod fixtures {
             identity_verified: false,
             attachments: Vec::new(),
             acknowledgement: None,
+            spam: None,
+            proof: None,
         }
     }
 

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_escalation_clusters.sql"),
     include_str!("migrations/0011_inbox_order_index.sql"),
     include_str!("migrations/0012_insights.sql"),
+    include_str!("migrations/0013_spam_and_proofs.sql"),
 ];
 
 /// Applies the migrations this database has not seen yet, each in its own transaction.

@@ -41,7 +41,9 @@ use tokio::sync::Notify;
 pub use attachments::NewAttachment;
 pub use audit::{AuditEntry, AuditNote};
 pub use clusters::{Candidates, ClusterDetail, ClusterMember, ClusterSummary, ClusterSweep};
-pub use complaints::{ComplaintRecord, IdempotencyRecord, NewComplaint, PublicEvent, Recorded};
+pub use complaints::{
+    ComplaintRecord, IdempotencyRecord, NewComplaint, PublicEvent, Recorded, SpamReason, SpentProof,
+};
 pub use digest::{DigestFigures, Satisfaction, TopCluster};
 pub use escalation::Escalation;
 pub use followup::{
@@ -99,6 +101,9 @@ pub enum StoreError {
     Closed,
     #[error("the same Idempotency-Key was used with a different request")]
     IdempotencyConflict,
+    /// The complaint's proof of work was already used by another complaint.
+    #[error("this proof of work was already used")]
+    ProofSpent,
     #[error("attachment number {0} is unknown or already used")]
     UnknownAttachment(usize),
     #[error("a site with the key {0:?} already exists")]
