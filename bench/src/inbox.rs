@@ -253,7 +253,7 @@ pub fn measure(directory: &Path, complaints: u64) -> anyhow::Result<InboxFigures
         ("search: a common English word", "refund"),
         ("search: two Spanish words", "reembolso pedido"),
         ("search: Chinese, four characters", "包裹根本"),
-        ("search: Chinese, two characters (no trigram: LIKE)", "退款"),
+        ("search: Chinese, two characters (CJK grams index)", "退款"),
     ];
 
     let mut queries = Vec::new();

@@ -2,6 +2,12 @@
 //! posting complaints one after another (closed loop), or posting on a fixed
 //! schedule (open loop) so that a slow answer cannot slow down the offered
 //! load and hide its own latency.
+//!
+//! Each complaint carries a solved proof-of-work challenge, fetched on the
+//! same connection before the complaint is due — as the widget fetches and
+//! solves one while the shopper writes — so the challenge request and the
+//! check of its solution are part of the collector's measured work, while
+//! the latency is the complaint's own.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +20,10 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper::{Request, StatusCode, header};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+
+use heard_collector::domain::proof::solve;
+use heard_shared::Challenge;
+use heard_shared::proof::{PROOF_HEADER, Proof};
 
 use crate::stats::RunSummary;
 
@@ -28,6 +38,8 @@ pub struct Target {
     pub bodies: Vec<Bytes>,
     /// Distinguishes this run's keys from any earlier run's.
     pub key_prefix: String,
+    /// The site's challenge endpoint, beside its complaints endpoint.
+    challenge_path: String,
     next: AtomicU64,
 }
 
@@ -38,8 +50,10 @@ impl Target {
         bodies: Vec<Bytes>,
         key_prefix: String,
     ) -> Target {
+        let site = path.strip_suffix("/complaints").unwrap_or(&path);
         Target {
             address,
+            challenge_path: format!("{site}/challenge"),
             path,
             bodies,
             key_prefix,
@@ -47,14 +61,22 @@ impl Target {
         }
     }
 
-    fn request(&self) -> Request<Full<Bytes>> {
+    fn request(&self, proof: &str) -> Request<Full<Bytes>> {
         let number = self.next.fetch_add(1, Ordering::Relaxed);
         let body = self.bodies[(number % self.bodies.len() as u64) as usize].clone();
         Request::post(self.path.as_str())
             .header(header::HOST, self.address.to_string())
             .header(header::CONTENT_TYPE, "application/json")
             .header("Idempotency-Key", format!("{}-{number}", self.key_prefix))
+            .header(PROOF_HEADER, proof)
             .body(Full::new(body))
+            .expect("a request built from valid parts")
+    }
+
+    fn challenge_request(&self) -> Request<Full<Bytes>> {
+        Request::get(self.challenge_path.as_str())
+            .header(header::HOST, self.address.to_string())
+            .body(Full::new(Bytes::new()))
             .expect("a request built from valid parts")
     }
 }
@@ -75,6 +97,7 @@ pub async fn closed_loop(
                 let mut client = Client::default();
                 let mut tally = Tally::default();
                 while Instant::now() < deadline {
+                    client.prepare(&target).await;
                     let sent = Instant::now();
                     let acknowledged = client.post(&target).await;
                     tally.record(acknowledged, sent.elapsed());
@@ -119,6 +142,7 @@ pub async fn open_loop(
                         continue;
                     }
                     let due = started + Duration::from_nanos(number * interval);
+                    client.prepare(&target).await;
                     tokio::time::sleep_until(due.into()).await;
                     let acknowledged = client.post(&target).await;
                     tally.record(acknowledged, due.elapsed());
@@ -130,16 +154,33 @@ pub async fn open_loop(
     gather(workers, started).await
 }
 
-/// One keep-alive connection, opened on first use and again after a failure.
+/// One keep-alive connection, opened on first use and again after a
+/// failure, and the solved challenge for its next complaint.
 #[derive(Default)]
 struct Client {
     sender: Option<SendRequest<Full<Bytes>>>,
+    proof: Option<String>,
 }
 
 impl Client {
+    /// Fetches and solves the challenge for the next complaint, unless one
+    /// is in hand; a failure leaves none, and the complaint counts as an error.
+    async fn prepare(&mut self, target: &Target) {
+        if self.proof.is_some() {
+            return;
+        }
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.try_challenge(target)).await {
+            Ok(Ok(proof)) => self.proof = Some(proof),
+            _ => self.sender = None,
+        }
+    }
+
     /// Posts the target's next complaint; true when it was answered `201`.
     async fn post(&mut self, target: &Target) -> bool {
-        let result = tokio::time::timeout(REQUEST_TIMEOUT, self.try_post(target)).await;
+        let Some(proof) = self.proof.take() else {
+            return false;
+        };
+        let result = tokio::time::timeout(REQUEST_TIMEOUT, self.try_post(target, &proof)).await;
         let acknowledged = matches!(result, Ok(Ok(StatusCode::CREATED)));
         if !matches!(result, Ok(Ok(_))) {
             // A timed-out or broken connection is not reused.
@@ -148,13 +189,37 @@ impl Client {
         acknowledged
     }
 
-    async fn try_post(&mut self, target: &Target) -> anyhow::Result<StatusCode> {
+    async fn try_challenge(&mut self, target: &Target) -> anyhow::Result<String> {
         let sender = match &mut self.sender {
             Some(sender) => sender,
             None => self.sender.insert(connect(target.address).await?),
         };
         sender.ready().await?;
-        let response = sender.send_request(target.request()).await?;
+        let response = sender.send_request(target.challenge_request()).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        anyhow::ensure!(
+            status == StatusCode::OK,
+            "the challenge was answered {status}"
+        );
+        let challenge: Challenge = serde_json::from_slice(&body)?;
+        let number =
+            solve(&challenge).ok_or_else(|| anyhow::anyhow!("the challenge has no solution"))?;
+        Ok(Proof {
+            salt: challenge.salt,
+            number,
+            signature: challenge.signature,
+        }
+        .header_value())
+    }
+
+    async fn try_post(&mut self, target: &Target, proof: &str) -> anyhow::Result<StatusCode> {
+        let sender = match &mut self.sender {
+            Some(sender) => sender,
+            None => self.sender.insert(connect(target.address).await?),
+        };
+        sender.ready().await?;
+        let response = sender.send_request(target.request(proof)).await?;
         let status = response.status();
         // Read the receipt to the end, as a widget would, so the connection
         // can carry the next request.

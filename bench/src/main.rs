@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! heard-bench --collector target/release/collector --report target/bench/report.md [--seconds 5]
-//!             [--inbox-store DIR] [--inbox-complaints 1000000] [--only inbox]
+//!             [--inbox-store DIR] [--inbox-complaints 1000000] [--only inbox|widget|memory]
+//!             [--www DIR] [--widget-dir DIR] [--chromium PATH] [--chromedriver PATH]
 //! ```
 //!
 //! Everything is bounded: a fixed list of runs of fixed length, a timeout on
@@ -14,11 +15,16 @@
 #![allow(clippy::print_stdout)]
 
 mod bodies;
+mod browser;
+mod chromedriver;
 mod collector;
+mod demo_shop;
+mod footprint_1m;
 mod inbox;
 mod load;
 mod raw;
 mod report;
+mod spawned;
 mod stats;
 
 use std::net::SocketAddr;
@@ -63,6 +69,28 @@ struct Options {
     inbox_complaints: u64,
     /// Only the inbox section (for working on it; the report is not written).
     only_inbox: bool,
+    /// Only the widget-speed section (likewise).
+    only_widget: bool,
+    /// Only the collector's memory on the kept million-complaint store.
+    only_memory: bool,
+    /// What the widget-speed section runs: the loader and demo shop, the
+    /// built widget, the browser.
+    www: PathBuf,
+    widget_dir: PathBuf,
+    chromium: PathBuf,
+    chromedriver: PathBuf,
+}
+
+impl Options {
+    fn browser_paths(&self) -> browser::Paths {
+        browser::Paths {
+            collector: self.collector.clone(),
+            www: self.www.clone(),
+            widget: self.widget_dir.clone(),
+            chromium: self.chromium.clone(),
+            chromedriver: self.chromedriver.clone(),
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -70,6 +98,16 @@ fn main() -> anyhow::Result<()> {
     if options.only_inbox {
         let figures = inbox::measure(&options.inbox_store, options.inbox_complaints)?;
         println!("{}", report::render_inbox(&figures));
+        return Ok(());
+    }
+    if options.only_memory {
+        let memory = footprint_1m::measure(&options.collector, &options.inbox_store)?;
+        println!("{}", report::render_memory_1m(&memory));
+        return Ok(());
+    }
+    if options.only_widget {
+        let speed = browser::measure(&options.browser_paths())?;
+        println!("{}", report::render_widget_speed(&speed));
         return Ok(());
     }
     let figures = measure(&options)?;
@@ -90,6 +128,12 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> anyhow::Result<Optio
     let mut inbox_store = PathBuf::from("target/bench/inbox-store");
     let mut inbox_complaints = 1_000_000;
     let mut only_inbox = false;
+    let mut only_widget = false;
+    let mut only_memory = false;
+    let mut www = PathBuf::from("www");
+    let mut widget_dir = PathBuf::from("target/widget");
+    let mut chromium = PathBuf::from("/usr/bin/chromium");
+    let mut chromedriver = PathBuf::from("/usr/bin/chromedriver");
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
         match arg.as_str() {
@@ -107,26 +151,35 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> anyhow::Result<Optio
                     .parse()
                     .context("--inbox-complaints takes a whole number")?;
             }
-            "--only" => {
-                let what = value()?;
-                if what != "inbox" {
-                    bail!("--only takes `inbox`");
-                }
-                only_inbox = true;
-            }
+            "--www" => www = PathBuf::from(value()?),
+            "--widget-dir" => widget_dir = PathBuf::from(value()?),
+            "--chromium" => chromium = PathBuf::from(value()?),
+            "--chromedriver" => chromedriver = PathBuf::from(value()?),
+            "--only" => match value()?.as_str() {
+                "inbox" => only_inbox = true,
+                "widget" => only_widget = true,
+                "memory" => only_memory = true,
+                _ => bail!("--only takes `inbox`, `widget` or `memory`"),
+            },
             _ => bail!(
-                "unknown argument {arg:?}\nusage: heard-bench --collector PATH --report PATH [--seconds N] [--inbox-store DIR] [--inbox-complaints N] [--only inbox]"
+                "unknown argument {arg:?}\nusage: heard-bench --collector PATH --report PATH [--seconds N] [--inbox-store DIR] [--inbox-complaints N] [--only inbox|widget|memory] [--www DIR] [--widget-dir DIR] [--chromium PATH] [--chromedriver PATH]"
             ),
         }
     }
-    if only_inbox {
+    if only_inbox || only_widget || only_memory {
         return Ok(Options {
-            collector: collector.unwrap_or_default(),
+            collector: collector.unwrap_or_else(|| PathBuf::from("target/release/collector")),
             report: report.unwrap_or_default(),
             seconds,
             inbox_store,
             inbox_complaints: inbox_complaints.max(1),
             only_inbox,
+            only_widget,
+            only_memory,
+            www,
+            widget_dir,
+            chromium,
+            chromedriver,
         });
     }
     Ok(Options {
@@ -136,6 +189,12 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> anyhow::Result<Optio
         inbox_store,
         inbox_complaints,
         only_inbox,
+        only_widget,
+        only_memory,
+        www,
+        widget_dir,
+        chromium,
+        chromedriver,
     })
 }
 
@@ -322,9 +381,18 @@ fn measure(options: &Options) -> anyhow::Result<Figures> {
     } else {
         None
     };
+    // The collector's memory on a copy of that store, under load.
+    let memory_1m = if options.inbox_complaints > 0 {
+        Some(footprint_1m::measure(&setup.binary, &options.inbox_store)?)
+    } else {
+        None
+    };
+    let widget_speed = browser::measure(&options.browser_paths())?;
 
     Ok(Figures {
         inbox,
+        memory_1m,
+        widget_speed: Some(widget_speed),
         index_backlog,
         index_catch_up,
         stop_after_load,

@@ -1,10 +1,17 @@
-//! The "Intake", "Inbox at scale" and "Footprint" sections of
-//! BENCHMARKS.md, as Markdown.
+//! The "Intake", "Inbox at scale", "Footprint" and "Widget speed" sections
+//! of BENCHMARKS.md, as Markdown.
+
+mod memory_1m;
+mod widget_speed;
+
+pub use widget_speed::render_widget_speed;
 
 use std::fmt;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::browser::WidgetSpeed;
+use crate::footprint_1m::Memory1m;
 use crate::inbox::{InboxFigures, QueryKind};
 use crate::raw::RawSummary;
 use crate::stats::{RunSummary, millis, per_second};
@@ -92,6 +99,10 @@ pub struct Figures {
     pub stop_after_load: Duration,
     /// The inbox over a generated store, unless skipped.
     pub inbox: Option<InboxFigures>,
+    /// The collector on a copy of that store under load, unless skipped.
+    pub memory_1m: Option<Memory1m>,
+    /// The widget in headless Chromium.
+    pub widget_speed: Option<WidgetSpeed>,
 }
 
 /// Both sections, each starting with its `## ` heading.
@@ -103,6 +114,19 @@ pub fn render(figures: &Figures) -> String {
         out.push_str(&render_inbox(inbox));
     }
     let _ = write_footprint(&mut out, figures);
+    if let Some(speed) = &figures.widget_speed {
+        out.push_str(&render_widget_speed(speed));
+    }
+    out
+}
+
+/// The million-complaint rows and their notes alone.
+pub fn render_memory_1m(memory: &Memory1m) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = memory_1m::write_rows(&mut out, memory);
+    out.push('\n');
+    let _ = memory_1m::write_notes(&mut out, memory);
     out
 }
 
@@ -233,6 +257,23 @@ fn write_intake(out: &mut String, figures: &Figures) -> fmt::Result {
             group_digits(figures.bodies as u64),
             group_digits(figures.mean_body as u64),
             figures.seconds
+        ),
+    )?;
+    paragraph(
+        out,
+        &format!(
+            "Every complaint carries a solved proof-of-work challenge: each connection \
+         fetches a challenge (`GET …/challenge`) and solves it before its next \
+         complaint is due, as the widget does while the shopper writes, so the \
+         challenge request, the check of the solution and the spent proof written \
+         with the complaint are the collector's measured work, and the latency is \
+         the complaint's own. The bench collector runs with \
+         `proof_of_work_base_maxnumber = {}` instead of the default 100 000: the \
+         collector's share does not depend on the difficulty, the solver's does, \
+         and at a shopper's difficulty (50 000 hashes per complaint) the \
+         generator's one thread would be what is measured. A real flood pays that \
+         work on the flooder's machines.",
+            crate::collector::BENCH_BASE_MAXNUMBER
         ),
     )?;
     writeln!(
@@ -414,7 +455,13 @@ fn write_footprint(out: &mut String, figures: &Figures) -> fmt::Result {
         "| graceful stop after the intake runs (SIGTERM to exit) | {} | finishing queued writes and the background workers' current sweep before exiting |",
         millis(figures.stop_after_load)
     )?;
+    if let Some(memory) = &figures.memory_1m {
+        memory_1m::write_rows(out, memory)?;
+    }
     writeln!(out)?;
+    if let Some(memory) = &figures.memory_1m {
+        memory_1m::write_notes(out, memory)?;
+    }
     paragraph(
         out,
         &format!(

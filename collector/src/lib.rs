@@ -48,6 +48,8 @@ pub enum ServeError {
     Mail(#[from] mail::MailError),
     #[error("notifications cannot start: {0}")]
     Notify(#[from] notify::NotifyError),
+    #[error("proof of work cannot start: {0}")]
+    ProofOfWork(#[from] domain::proof::PolicyError),
 }
 
 /// Serves the collector on `listener` until `shutdown` completes, then lets
@@ -59,6 +61,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let outgoing = mail::Outgoing::from_settings(settings)?;
+    let proof_policy = domain::proof::ProofPolicy::from_settings(settings)?;
     let notify_policy = notify::Policy::from_settings(settings);
     let notifier = notify::Notifier::new(
         notify::email::StaffMail::from_settings(settings)?,
@@ -85,6 +88,7 @@ pub async fn serve(
     .with_rate_limits(http::rate_limit::RateLimits::new(
         http::rate_limit::RateLimitPolicy::from_settings(settings),
     ))
+    .with_proof_of_work(domain::proof::ProofOfWork::new(proof_policy))
     .with_reopen_window_days(settings.reopen_window_days)
     .with_cluster_window_hours(settings.cluster_window_hours);
     let janitor = tokio::spawn(domain::janitor::run(
@@ -238,7 +242,11 @@ async fn serve_router(
             move |request: axum::http::Request<hyper::body::Incoming>| {
                 let (mut parts, body) = request.into_parts();
                 parts.extensions.insert(axum::extract::ConnectInfo(peer));
-                let body = axum::body::Body::new(slow_body::DeadlineBody::new(body, body_read));
+                // The body marks its deadline as passed; the router answers 408.
+                let deadline = http::json::BodyDeadline::new(body_read.as_secs());
+                parts.extensions.insert(deadline.clone());
+                let body =
+                    axum::body::Body::new(slow_body::DeadlineBody::new(body, body_read, deadline));
                 axum::http::Request::from_parts(parts, body)
             },
         );
@@ -274,10 +282,14 @@ mod slow_body {
     use axum::body::Bytes;
     use http_body::{Body, Frame, SizeHint};
 
+    use crate::http::json::BodyDeadline;
+
     pub(super) struct DeadlineBody {
         inner: hyper::body::Incoming,
         deadline: Pin<Box<tokio::time::Sleep>>,
         limit: Duration,
+        /// Told when the deadline passes, so the answer is a 408.
+        passed: BodyDeadline,
     }
 
     #[derive(Debug, thiserror::Error)]
@@ -285,11 +297,16 @@ mod slow_body {
     pub(super) struct BodyTooSlow(u64);
 
     impl DeadlineBody {
-        pub(super) fn new(inner: hyper::body::Incoming, limit: Duration) -> DeadlineBody {
+        pub(super) fn new(
+            inner: hyper::body::Incoming,
+            limit: Duration,
+            passed: BodyDeadline,
+        ) -> DeadlineBody {
             DeadlineBody {
                 inner,
                 deadline: Box::pin(tokio::time::sleep(limit)),
                 limit,
+                passed,
             }
         }
     }
@@ -307,6 +324,7 @@ mod slow_body {
                 return Poll::Ready(frame.map(|result| result.map_err(Into::into)));
             }
             if this.deadline.as_mut().poll(context).is_ready() {
+                this.passed.expire();
                 return Poll::Ready(Some(Err(BodyTooSlow(this.limit.as_secs()).into())));
             }
             Poll::Pending

@@ -73,6 +73,12 @@ pub struct Settings {
     /// The same for all clients of one site together.
     pub rate_limit_site_burst: u32,
     pub rate_limit_site_per_minute: u32,
+    /// Requests one client may make at once, and how many more a minute,
+    /// to the shopper's status-link pages and API (`/r/…`,
+    /// `/api/v1/receipts/…`, `/recover`): token guessing is slow. 0 turns
+    /// the limit off.
+    pub rate_limit_link_burst: u32,
+    pub rate_limit_link_per_minute: u32,
     /// Reverse proxies whose `X-Forwarded-For` names the client. Requests
     /// from any other peer are attributed to the peer, whatever they claim.
     pub trusted_proxies: Vec<AddressRange>,
@@ -84,6 +90,18 @@ pub struct Settings {
     /// Seconds a client has to send a request's whole body once its headers
     /// are in; a body still arriving then is refused.
     pub body_read_timeout_seconds: u64,
+    /// Whether a complaint must carry a solved proof-of-work challenge
+    /// (`Heard-Proof`, see `GET /api/v1/sites/{key}/challenge`).
+    pub proof_of_work_required: bool,
+    /// How hard a challenge is while its site is calm: the secret number is
+    /// at most this (a phone tries about a million a second; it expects to
+    /// need half of them).
+    pub proof_of_work_base_maxnumber: u64,
+    /// Challenges a minute one site may issue before they get harder; at
+    /// twice this rate they are twice as hard, at four times four times, …
+    pub proof_of_work_calm_per_minute: u32,
+    /// The most a challenge is made harder under load.
+    pub proof_of_work_max_factor: u32,
 }
 
 /// How the collector talks to its SMTP server.
@@ -227,6 +245,8 @@ impl Default for Settings {
             rate_limit_client_per_minute: 60,
             rate_limit_site_burst: 1200,
             rate_limit_site_per_minute: 1200,
+            rate_limit_link_burst: 60,
+            rate_limit_link_per_minute: 60,
             trusted_proxies: Vec::new(),
             rate_limit_exempt: vec![
                 AddressRange::from(IpAddr::V4(Ipv4Addr::LOCALHOST)),
@@ -234,6 +254,11 @@ impl Default for Settings {
             ],
             header_read_timeout_seconds: 10,
             body_read_timeout_seconds: 60,
+            proof_of_work_required: crate::domain::proof::ProofPolicy::DEFAULT.required,
+            proof_of_work_base_maxnumber: crate::domain::proof::ProofPolicy::DEFAULT.base_maxnumber,
+            proof_of_work_calm_per_minute: crate::domain::proof::ProofPolicy::DEFAULT
+                .calm_per_minute,
+            proof_of_work_max_factor: crate::domain::proof::ProofPolicy::DEFAULT.max_factor,
         }
     }
 }
@@ -397,6 +422,12 @@ impl Settings {
             self.rate_limit_client_per_minute =
                 parsed("HEARD_RATE_LIMIT_CLIENT_PER_MINUTE", value)?;
         }
+        if let Some(value) = lookup("HEARD_RATE_LIMIT_LINK_BURST") {
+            self.rate_limit_link_burst = parsed("HEARD_RATE_LIMIT_LINK_BURST", value)?;
+        }
+        if let Some(value) = lookup("HEARD_RATE_LIMIT_LINK_PER_MINUTE") {
+            self.rate_limit_link_per_minute = parsed("HEARD_RATE_LIMIT_LINK_PER_MINUTE", value)?;
+        }
         if let Some(value) = lookup("HEARD_RATE_LIMIT_SITE_BURST") {
             self.rate_limit_site_burst = parsed("HEARD_RATE_LIMIT_SITE_BURST", value)?;
         }
@@ -414,6 +445,20 @@ impl Settings {
         }
         if let Some(value) = lookup("HEARD_BODY_READ_TIMEOUT_SECONDS") {
             self.body_read_timeout_seconds = parsed("HEARD_BODY_READ_TIMEOUT_SECONDS", value)?;
+        }
+        if let Some(value) = lookup("HEARD_PROOF_OF_WORK_REQUIRED") {
+            self.proof_of_work_required = parsed("HEARD_PROOF_OF_WORK_REQUIRED", value)?;
+        }
+        if let Some(value) = lookup("HEARD_PROOF_OF_WORK_BASE_MAXNUMBER") {
+            self.proof_of_work_base_maxnumber =
+                parsed("HEARD_PROOF_OF_WORK_BASE_MAXNUMBER", value)?;
+        }
+        if let Some(value) = lookup("HEARD_PROOF_OF_WORK_CALM_PER_MINUTE") {
+            self.proof_of_work_calm_per_minute =
+                parsed("HEARD_PROOF_OF_WORK_CALM_PER_MINUTE", value)?;
+        }
+        if let Some(value) = lookup("HEARD_PROOF_OF_WORK_MAX_FACTOR") {
+            self.proof_of_work_max_factor = parsed("HEARD_PROOF_OF_WORK_MAX_FACTOR", value)?;
         }
         Ok(self)
     }

@@ -43,6 +43,10 @@ fn the_readme_states_the_enforced_limits() {
         ),
         ("`callback.window`", &[CALLBACK_WINDOW_MAX_CHARS]),
         ("`identity` fields", &[IDENTITY_FIELD_MAX_CHARS]),
+        (
+            "`Heard-Proof` header",
+            &[PROOF_HEADER_MAX_BYTES, CHALLENGE_LIFETIME_SECONDS as usize],
+        ),
     ];
     for (what, numbers) in expectations {
         let row = readme_row(what);

@@ -198,6 +198,9 @@ impl RunningCollector {
             .env("HEARD_DATABASE", self.database_path())
             .env("HEARD_WWW_DIR", &www_dir)
             .env("HEARD_WIDGET_DIR", &widget_dir)
+            // Real challenges, solved by the tests and the widget, but light
+            // ones: the scenarios measure the collector, not the solver.
+            .env("HEARD_PROOF_OF_WORK_BASE_MAXNUMBER", "2000")
             // Links must point at this collector, whatever the caller's environment says.
             .env_remove("HEARD_PUBLIC_URL")
             .current_dir(self.data_dir.path())

@@ -18,6 +18,7 @@ pub mod axe;
 pub mod browser;
 pub mod collector;
 mod pipes;
+pub mod proof;
 pub mod serial;
 pub mod shopper;
 pub mod staff;

@@ -119,11 +119,16 @@ pub async fn element(
 }
 
 /// Sends a complaint to the demo site through the public API, from the demo
-/// shop's origin, as the widget would; answers the receipt.
+/// shop's origin, as the widget would (with a solved challenge); answers
+/// the receipt.
 pub async fn submit(collector: &RunningCollector, complaint: &Value) -> anyhow::Result<Value> {
-    let response = reqwest::Client::new()
-        .post(collector.endpoint("/api/v1/sites/demo/complaints"))
+    let http = reqwest::Client::new();
+    let url = collector.endpoint("/api/v1/sites/demo/complaints");
+    let proof = crate::proof::for_complaints(&http, &url).await?;
+    let response = http
+        .post(url)
         .header("Origin", collector.demo_shop_url())
+        .header(crate::proof::HEADER, proof)
         .json(complaint)
         .send()
         .await

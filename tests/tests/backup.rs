@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use anyhow::{Context, bail, ensure};
 use heard_e2e::RunningCollector;
 use heard_e2e::collector::collector_binary;
+use heard_e2e::proof;
 use heard_e2e::wait::{self, DEADLINE};
 use heard_shared::{ComplaintSubmission, IDEMPOTENCY_KEY_HEADER, Receipt};
 use tokio::sync::Mutex;
@@ -41,9 +42,11 @@ async fn a_backup_under_load_holds_every_acknowledged_complaint_and_restores() -
         senders.push(tokio::spawn(async move {
             while !stop.load(Ordering::SeqCst) {
                 let number = next.fetch_add(1, Ordering::SeqCst);
+                let proof = proof::for_complaints(&http, &url).await?;
                 let response = http
                     .post(&url)
                     .header(IDEMPOTENCY_KEY_HEADER, format!("backup-test-{number:05}"))
+                    .header(proof::HEADER, proof)
                     .json(&complaint(number))
                     .send()
                     .await?;
@@ -164,6 +167,10 @@ async fn a_backup_under_load_holds_every_acknowledged_complaint_and_restores() -
     // And takes new ones.
     let response = http
         .post(&submit_url)
+        .header(
+            proof::HEADER,
+            proof::for_complaints(&http, &submit_url).await?,
+        )
         .json(&complaint(1_000_000))
         .send()
         .await?;

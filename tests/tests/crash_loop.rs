@@ -15,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail, ensure};
 use heard_e2e::RunningCollector;
+use heard_e2e::proof;
 use heard_e2e::staff::add_owner;
 use heard_e2e::wait::DEADLINE;
 use serde_json::{Value, json};
@@ -149,13 +150,19 @@ impl Shopper {
             "language": "en",
             "attachments": [photo_id],
         });
+        let complaints = format!("{}/api/v1/sites/demo/complaints", self.base);
+        // No challenge: the collector went away.
+        let Ok(proof) = proof::for_complaints(&self.http, &complaints).await else {
+            return Ok(None);
+        };
         let Ok(response) = self
             .http
-            .post(format!("{}/api/v1/sites/demo/complaints", self.base))
+            .post(&complaints)
             .header(
                 "Idempotency-Key",
                 format!("crash-{}-{number:05}", self.name),
             )
+            .header(proof::HEADER, proof)
             .json(&complaint)
             .send()
             .await

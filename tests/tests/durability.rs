@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail, ensure};
 use heard_e2e::RunningCollector;
+use heard_e2e::proof;
 use heard_e2e::wait::{self, DEADLINE};
 use heard_shared::{ComplaintSubmission, IDEMPOTENCY_KEY_HEADER, Receipt};
 use tokio::sync::{Mutex, Notify};
@@ -56,9 +57,14 @@ async fn acknowledged_complaints_survive_a_hard_kill_and_retries_do_not_duplicat
                 let submission = complaint(&format!(
                     "Durability check {run} #{number}: the kettle stopped heating after a week."
                 ));
+                // Without a challenge the collector is gone too.
+                let Ok(proof) = proof::for_complaints(&http, &url).await else {
+                    return Ok(());
+                };
                 let Ok(response) = http
                     .post(&url)
                     .header(IDEMPOTENCY_KEY_HEADER, &idempotency_key)
+                    .header(proof::HEADER, proof)
                     .json(&submission)
                     .send()
                     .await
@@ -149,6 +155,10 @@ async fn acknowledged_complaints_survive_a_hard_kill_and_retries_do_not_duplicat
         let response = http
             .post(&submit_url)
             .header(IDEMPOTENCY_KEY_HEADER, &ack.idempotency_key)
+            .header(
+                proof::HEADER,
+                proof::for_complaints(&http, &submit_url).await?,
+            )
             .json(&ack.submission)
             .send()
             .await?;

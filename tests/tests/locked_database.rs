@@ -7,6 +7,7 @@
 
 use anyhow::{Context, ensure};
 use heard_e2e::RunningCollector;
+use heard_e2e::proof;
 use serde_json::{Value, json};
 
 fn complaint(number: usize) -> Value {
@@ -23,8 +24,11 @@ async fn send(
     collector: &RunningCollector,
     number: usize,
 ) -> anyhow::Result<reqwest::Response> {
-    http.post(collector.endpoint("/api/v1/sites/demo/complaints"))
+    let url = collector.endpoint("/api/v1/sites/demo/complaints");
+    let proof = proof::for_complaints(http, &url).await?;
+    http.post(url)
         .header("Idempotency-Key", format!("locked-database-{number:04}"))
+        .header(proof::HEADER, proof)
         .json(&complaint(number))
         .send()
         .await

@@ -15,6 +15,7 @@
 use anyhow::{Context, ensure};
 use heard_e2e::axe::audit_widget;
 use heard_e2e::browser::WIDGET_HOST;
+use heard_e2e::proof;
 use heard_e2e::serial::one_browser_at_a_time;
 use heard_e2e::shopper::{describe_and_send, open_widget, receipt_reference};
 use heard_e2e::wait::{self, DEADLINE};
@@ -256,9 +257,14 @@ async fn the_status_json_is_granted_only_to_the_complaints_site_origins() -> any
     let collector = RunningCollector::start()?;
     let http = reqwest::Client::new();
     let shop_origin = collector.demo_shop_url().to_owned();
+    let complaints = collector.endpoint("/api/v1/sites/demo/complaints");
     let answer = http
-        .post(collector.endpoint("/api/v1/sites/demo/complaints"))
+        .post(&complaints)
         .header("origin", &shop_origin)
+        .header(
+            proof::HEADER,
+            proof::for_complaints(&http, &complaints).await?,
+        )
         .json(&json!({
             "category": "product",
             "description": "The lid cracked on the first use",

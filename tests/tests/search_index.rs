@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, ensure};
 use heard_e2e::RunningCollector;
+use heard_e2e::proof;
 use heard_e2e::wait::{self, DEADLINE};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::json;
@@ -40,6 +41,7 @@ async fn the_search_index_catches_up_after_a_hard_kill() -> anyhow::Result<()> {
                 );
                 let response = http
                     .post(&url)
+                    .header(proof::HEADER, proof::for_complaints(&http, &url).await?)
                     .json(&json!({
                         "category": "product",
                         "description": description,

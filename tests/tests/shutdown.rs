@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, ensure};
 use heard_e2e::RunningCollector;
+use heard_e2e::proof;
 use heard_e2e::wait::DEADLINE;
 use heard_shared::{ComplaintSubmission, IDEMPOTENCY_KEY_HEADER, Receipt};
 use tokio::sync::{Mutex, Notify};
@@ -40,12 +41,17 @@ async fn sigterm_finishes_in_flight_requests_and_loses_nothing() -> anyhow::Resu
                     language: "en".to_owned(),
                     ..ComplaintSubmission::default()
                 };
+                // Once the collector stops accepting, there is no challenge either.
+                let Ok(proof) = proof::for_complaints(&http, &url).await else {
+                    return;
+                };
                 let sent = http
                     .post(&url)
                     .header(
                         IDEMPOTENCY_KEY_HEADER,
                         format!("shutdown-{}-{number}", std::process::id()),
                     )
+                    .header(proof::HEADER, proof)
                     .json(&submission)
                     .send()
                     .await;

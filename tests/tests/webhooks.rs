@@ -14,6 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use heard_e2e::RunningCollector;
 use heard_e2e::collector::collector_binary;
+use heard_e2e::proof;
 use heard_e2e::staff::api_sign_in;
 use heard_e2e::wait;
 use heard_shared::{ComplaintSubmission, Receipt};
@@ -251,8 +252,14 @@ async fn a_webhook_is_delivered_after_a_hard_kill_between_attempts() -> anyhow::
         language: "en".to_owned(),
         ..ComplaintSubmission::default()
     };
-    let receipt: Receipt = reqwest::Client::new()
-        .post(collector.endpoint("/api/v1/sites/demo/complaints"))
+    let http = reqwest::Client::new();
+    let complaints = collector.endpoint("/api/v1/sites/demo/complaints");
+    let receipt: Receipt = http
+        .post(&complaints)
+        .header(
+            proof::HEADER,
+            proof::for_complaints(&http, &complaints).await?,
+        )
         .json(&submission)
         .send()
         .await?

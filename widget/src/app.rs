@@ -18,10 +18,13 @@ use crate::earlier;
 use crate::i18n::{self, Texts};
 use crate::page;
 use crate::panel::{Command, PanelControl};
+use crate::prover::Prover;
 use crate::receipt::ReceiptView;
 use crate::state::{Action, Form, FormState, Step};
 use crate::steps::{self, StepContext};
-use crate::submission::{PageContext, build_submission, choose_language};
+use crate::submission::{
+    PageContext, build_submission, choose_language, fill_ms, honeypot_for_submission,
+};
 
 #[derive(Properties, PartialEq)]
 pub struct AppProps {
@@ -75,10 +78,12 @@ pub fn app(props: &AppProps) -> Html {
         Callback::from(move |()| rerender.force_update())
     };
     let page_context = use_memo((), |()| page::context());
+    let prover = use_memo((), |()| Prover::default());
     let delivery = Delivery {
         collector: props.collector.clone(),
         site_key: props.site_key.clone(),
         panel: props.panel.clone(),
+        prover: (*prover).clone(),
     };
 
     use_effect_with(props.panel.clone(), move |panel: &PanelControl| {
@@ -209,7 +214,12 @@ pub fn app(props: &AppProps) -> Html {
 
     let open = props.panel.is_open();
     if open && !was_open.replace(open) {
+        // The fill time counts from the moment the form is first on screen.
+        form.dispatch(Action::Shown(page::now_ms()));
         *pending_focus.borrow_mut() = Some(FocusTarget::Title);
+        // The first moment a complaint could be sent: a proof of work is
+        // fetched and solved while the shopper writes.
+        delivery.prover.prepare(&props.collector, &props.site_key);
         // Complaints remembered on this device, with their statuses: read
         // again each time the dialog opens.
         earlier::refresh(
@@ -408,12 +418,15 @@ impl Screens<'_> {
     fn view(&self) -> Html {
         let form = self.form;
         let t = &self.texts;
-        let focus_then = |target: FocusTarget, action: Action| {
+        // A new, empty complaint is on screen from now: its fill time counts
+        // from here.
+        let start_over = {
             let pending_focus = self.pending_focus.clone();
             let form = form.clone();
             Callback::from(move |()| {
-                *pending_focus.borrow_mut() = Some(target.clone());
-                form.dispatch(action.clone());
+                *pending_focus.borrow_mut() = Some(FocusTarget::Title);
+                form.dispatch(Action::StartOver);
+                form.dispatch(Action::Shown(page::now_ms()));
             })
         };
         match &form.state {
@@ -426,7 +439,7 @@ impl Screens<'_> {
                         texts={self.texts.clone()}
                         site_key={self.props.site_key.clone()}
                         kind={form.draft.kind}
-                        on_start_over={focus_then(FocusTarget::Title, Action::StartOver)}
+                        on_start_over={start_over}
                         on_done={self.close.clone()}
                     />
                 };
@@ -526,13 +539,13 @@ impl Screens<'_> {
     /// Checks the whole complaint with the shared rules, then sends it once;
     /// the collector's answer becomes a receipt, a queued notice or messages
     /// on the inputs.
-    fn submit(&self, problems: Vec<FieldError>) -> Callback<()> {
+    fn submit(&self, problems: Vec<FieldError>) -> Callback<String> {
         let form = self.form.clone();
         let pending_focus = self.pending_focus.clone();
         let delivery = self.delivery.clone();
         let submission = build_submission(&form.draft, &self.page, &self.site, &self.language);
         let texts = self.texts.clone();
-        Callback::from(move |()| {
+        Callback::from(move |honeypot: String| {
             if form.is_busy_or_done() {
                 return;
             }
@@ -562,9 +575,17 @@ impl Screens<'_> {
                 .idempotency_key
                 .clone()
                 .unwrap_or_else(page::new_idempotency_key);
+            let fill_ms = form
+                .fill_ms
+                .or_else(|| fill_ms(form.shown_at_ms, page::now_ms()))
+                .unwrap_or(0);
             form.dispatch(Action::Send {
                 idempotency_key: idempotency_key.clone(),
+                fill_ms,
             });
+            let mut submission = submission.clone();
+            submission.fill_ms = form.shown_at_ms.map(|_| fill_ms);
+            submission.honeypot = honeypot_for_submission(&honeypot);
             let report = {
                 let dispatcher = form.dispatcher();
                 let pending_focus = pending_focus.clone();
@@ -577,7 +598,7 @@ impl Screens<'_> {
                     dispatcher.dispatch(action);
                 })
             };
-            delivery.send(submission.clone(), idempotency_key, report);
+            delivery.send(submission, idempotency_key, report);
         })
     }
 }

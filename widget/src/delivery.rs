@@ -4,7 +4,9 @@
 //! `5xx`) goes into the [`outbox`] with its idempotency key and is retried
 //! with backoff while the page is open; complaints left from earlier page
 //! views are sent when the widget mounts. The key makes every retry the same
-//! single stored complaint.
+//! single stored complaint. Every attempt carries a proof of work of its
+//! own ([`crate::prover`]): the first one prepared while the shopper typed,
+//! the others fetched and solved when needed.
 
 use heard_shared::{ComplaintSubmission, ErrorBody, Receipt};
 use wasm_bindgen::JsValue;
@@ -15,6 +17,7 @@ use crate::api::{self, ApiError};
 use crate::outbox::{self, Pending};
 use crate::page;
 use crate::panel::PanelControl;
+use crate::prover::{Prover, with_fresh_proofs};
 
 /// Where a complaint goes and who hears how it went.
 #[derive(Clone)]
@@ -22,6 +25,8 @@ pub struct Delivery {
     pub collector: AttrValue,
     pub site_key: AttrValue,
     pub panel: PanelControl,
+    /// The proof of work prepared when the dialog opened.
+    pub prover: Prover,
 }
 
 /// How one complaint's journey ended, for the form.
@@ -79,8 +84,24 @@ impl Delivery {
         });
     }
 
+    /// One attempt: a proof of work (each attempt its own, since a proof is
+    /// spent by the complaint it comes with), then the complaint, under the
+    /// same key every time.
     async fn attempt(&self, submission: &str, key: &str) -> Result<Receipt, ApiError> {
-        api::send_complaint(&self.collector, &self.site_key, submission, key).await
+        with_fresh_proofs(
+            || self.prover.take(&self.collector, &self.site_key),
+            |proof| async move {
+                api::send_complaint(
+                    &self.collector,
+                    &self.site_key,
+                    submission,
+                    key,
+                    proof.as_deref(),
+                )
+                .await
+            },
+        )
+        .await
     }
 
     /// Tries again with backoff until an answer that is not worth retrying.
@@ -120,7 +141,9 @@ impl Delivery {
             Err(ApiError::Refused(body)) => Outcome::Refused(body),
             Err(ApiError::Unexpected(status)) => Outcome::Unexpected(status),
             // Only reached for a retryable error the caller chose not to retry.
-            Err(ApiError::NotSent | ApiError::Busy { .. }) => Outcome::Unexpected(0),
+            Err(ApiError::NotSent | ApiError::Busy { .. } | ApiError::NoProof) => {
+                Outcome::Unexpected(0)
+            }
         }
     }
 }

@@ -12,6 +12,8 @@
 //! [`api`] alone talks HTTP; [`outbox`] keeps what could not be sent;
 //! [`remember`] keeps the complaints the shopper chose to remember and
 //! [`earlier`] lists them;
+//! [`proof`] solves the collector's proof-of-work challenge and [`prover`]
+//! schedules that while the shopper types;
 //! [`photos`] attaches pictures; [`page`] alone reads the host page and
 //! browser; [`panel`] is the bridge to the loader's handle.
 //!
@@ -38,6 +40,7 @@
 //! | `callback-window` | `select`: when to call back |
 //! | `next`, `back` | step navigation |
 //! | `submit` | sends (the last step's primary button) |
+//! | `honeypot` | the hidden input only bots fill in (on the last step) |
 //! | `queued` | "saved on this device" notice |
 //! | `error` | any problem shown to the shopper |
 //! | `reference`, `status-link`, `start-over`, `done` | on the receipt |
@@ -59,8 +62,11 @@ pub mod outbox;
 pub mod page;
 pub mod panel;
 pub mod photos;
+pub mod proof;
+pub mod prover;
 pub mod receipt;
 pub mod remember;
+pub mod site_config;
 pub mod state;
 pub mod steps;
 pub mod submission;

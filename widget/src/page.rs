@@ -70,7 +70,9 @@ pub fn focusable_controls(container: &Element) -> Vec<HtmlElement> {
     (0..list.length())
         .filter_map(|index| list.item(index))
         .filter_map(|node| node.dyn_into::<HtmlElement>().ok())
-        .filter(|element| !element.has_attribute("disabled"))
+        // Out of the Tab order on purpose (the honeypot): never a place
+        // the dialog wraps focus to.
+        .filter(|element| !element.has_attribute("disabled") && element.tab_index() >= 0)
         .collect()
 }
 

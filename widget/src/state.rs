@@ -167,6 +167,12 @@ pub struct Form {
     /// Made on the first send of this complaint and reused by every retry,
     /// so the collector stores the complaint once however often it is sent.
     pub idempotency_key: Option<String>,
+    /// When the form was first shown to the shopper, in milliseconds since
+    /// the Unix epoch.
+    pub shown_at_ms: Option<f64>,
+    /// How long the form was open before the first send of this complaint.
+    /// Kept with the key: a retry under the same key sends the same body.
+    pub fill_ms: Option<u32>,
 }
 
 impl Form {
@@ -219,9 +225,13 @@ pub enum Action {
     Touch(Vec<String>),
     Prefill(Prefill),
     Identify(Identity),
-    /// Sending starts; the key is used only if this complaint has none yet.
+    /// The form is on the shopper's screen (the first time counts).
+    Shown(f64),
+    /// Sending starts; the key and the fill time are used only if this
+    /// complaint has none yet.
     Send {
         idempotency_key: String,
+        fill_ms: u32,
     },
     Stored(Receipt),
     Refused(ErrorBody),
@@ -250,6 +260,7 @@ impl Form {
         // old key would be refused as a conflict, so it gets a fresh key.
         if self.draft != draft_before && !self.is_busy_or_done() {
             self.idempotency_key = None;
+            self.fill_ms = None;
         }
         self
     }
@@ -362,9 +373,16 @@ impl Form {
                 });
                 self.draft.identity = Some(identity);
             }
-            Action::Send { idempotency_key } => {
+            Action::Shown(now_ms) => {
+                self.shown_at_ms.get_or_insert(now_ms);
+            }
+            Action::Send {
+                idempotency_key,
+                fill_ms,
+            } => {
                 if !self.is_busy_or_done() {
                     self.idempotency_key.get_or_insert(idempotency_key);
+                    self.fill_ms.get_or_insert(fill_ms);
                     self.refused.clear();
                     self.state = FormState::Sending;
                 }
@@ -517,6 +535,7 @@ mod tests {
         let mut actions = typed();
         actions.push(Action::Send {
             idempotency_key: "first-key-123".to_owned(),
+            fill_ms: 9_000,
         });
         actions.push(Action::NotSent);
         let failed = run(actions.clone());
@@ -526,6 +545,7 @@ mod tests {
         let mut retried = actions.clone();
         retried.push(Action::Send {
             idempotency_key: "second-key-456".to_owned(),
+            fill_ms: 9_000,
         });
         let retried = run(retried);
         assert_eq!(retried.state, FormState::Sending);
@@ -538,16 +558,61 @@ mod tests {
     }
 
     #[test]
+    fn the_fill_time_is_measured_once_and_kept_with_the_key() {
+        let mut actions = vec![Action::Shown(1_000.0)];
+        actions.extend(typed());
+        actions.push(Action::Shown(5_000.0));
+        actions.push(Action::Send {
+            idempotency_key: "first-key-123".to_owned(),
+            fill_ms: 12_000,
+        });
+        actions.push(Action::NotSent);
+        let failed = run(actions.clone());
+        assert_eq!(
+            failed.shown_at_ms,
+            Some(1_000.0),
+            "the first showing counts"
+        );
+        assert_eq!(failed.fill_ms, Some(12_000));
+
+        // Sending again under the same key sends the same body.
+        let mut again = actions.clone();
+        again.push(Action::Send {
+            idempotency_key: "second-key-456".to_owned(),
+            fill_ms: 30_000,
+        });
+        assert_eq!(run(again).fill_ms, Some(12_000));
+
+        // An edit makes a new complaint, timed at its own send.
+        actions.push(Action::EditRemedy("Another one".to_owned()));
+        let edited = run(actions);
+        assert_eq!((edited.idempotency_key, edited.fill_ms), (None, None));
+        assert_eq!(edited.shown_at_ms, Some(1_000.0));
+
+        // A new complaint after a receipt is timed from when it is shown.
+        let fresh = failed
+            .apply(Action::Stored(receipt()))
+            .apply(Action::StartOver);
+        assert_eq!(fresh.shown_at_ms, None);
+        assert_eq!(
+            fresh.apply(Action::Shown(8_000.0)).shown_at_ms,
+            Some(8_000.0)
+        );
+    }
+
+    #[test]
     fn a_queued_complaint_waits_for_its_receipt() {
         let mut actions = typed();
         actions.push(Action::Send {
             idempotency_key: "first-key-123".to_owned(),
+            fill_ms: 9_000,
         });
         actions.push(Action::Queued);
         let queued = run(actions.clone());
         assert!(queued.is_busy_or_done());
         let again = queued.clone().apply(Action::Send {
             idempotency_key: "other-key-456".to_owned(),
+            fill_ms: 9_000,
         });
         assert_eq!(again, queued, "a second send while queued does nothing");
         actions.push(Action::Stored(receipt()));
@@ -601,6 +666,7 @@ mod tests {
         let mut actions = typed();
         actions.push(Action::Send {
             idempotency_key: "first-key-123".to_owned(),
+            fill_ms: 9_000,
         });
         actions.push(Action::Refused(body));
         let form = run(actions);

@@ -4,7 +4,7 @@
 //! address, browser) is made valid here, so the shared rules can only ever
 //! complain about what the shopper typed — things they can fix.
 
-use heard_shared::limits::{PAGE_URL_MAX_CHARS, USER_AGENT_MAX_CHARS};
+use heard_shared::limits::{HONEYPOT_MAX_CHARS, PAGE_URL_MAX_CHARS, USER_AGENT_MAX_CHARS};
 use heard_shared::{CallbackRequest, ComplaintSubmission, Contact, SiteConfig, SubmissionKind};
 
 use crate::i18n;
@@ -82,9 +82,25 @@ pub fn build_submission(
             draft.photos.iter().map(|photo| photo.id.clone()).collect()
         },
         identity: draft.identity.clone(),
+        // Filled in when sent: see `honeypot_for_submission` and `fill_ms`.
         honeypot: None,
         fill_ms: None,
     }
+}
+
+/// What the hidden honeypot input held when Send was pressed, as sent:
+/// nothing when empty (people never see it), else a bot's text clipped so
+/// that even a long one is stored, as spam, rather than refused.
+pub fn honeypot_for_submission(value: &str) -> Option<String> {
+    Some(clip(value, HONEYPOT_MAX_CHARS)).filter(|text| !text.is_empty())
+}
+
+/// Milliseconds from `shown_at_ms` (when the form was shown) to `now_ms`,
+/// saturating: a clock set back gives 0, a form left open for weeks the
+/// largest `u32`.
+pub fn fill_ms(shown_at_ms: Option<f64>, now_ms: f64) -> Option<u32> {
+    // `as` saturates, and maps NaN to 0.
+    shown_at_ms.map(|shown| (now_ms - shown) as u32)
 }
 
 /// The widget's language for this page and site: see [`i18n::negotiate`].
@@ -191,6 +207,26 @@ mod tests {
         );
         assert!(submission.contact.is_none(), "anonymous by default");
         assert_eq!(validate_submission(&submission, &site()), Ok(()));
+    }
+
+    #[test]
+    fn a_filled_honeypot_is_sent_clipped_and_an_empty_one_not_at_all() {
+        assert_eq!(honeypot_for_submission(""), None);
+        let mut submission = build_submission(&draft(), &page(), &site(), "en");
+        submission.honeypot = honeypot_for_submission(&"https://cheap.example/".repeat(100));
+        let sent = submission.honeypot.clone().unwrap();
+        assert_eq!(sent.chars().count(), HONEYPOT_MAX_CHARS);
+        assert!(sent.starts_with("https://cheap.example/"));
+        assert_eq!(validate_submission(&submission, &site()), Ok(()));
+    }
+
+    #[test]
+    fn the_fill_time_saturates_at_both_ends() {
+        assert_eq!(fill_ms(None, 5_000.0), None);
+        assert_eq!(fill_ms(Some(1_000.0), 4_500.0), Some(3_500));
+        assert_eq!(fill_ms(Some(9_000.0), 4_500.0), Some(0), "clock set back");
+        assert_eq!(fill_ms(Some(0.0), 1e15), Some(u32::MAX));
+        assert_eq!(fill_ms(Some(f64::NAN), 1.0), Some(0));
     }
 
     #[test]

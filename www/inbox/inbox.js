@@ -465,6 +465,12 @@
         case 'unlink':
           perform('/links', { with: button.dataset.with, linked: false }, 'The link is removed.', 'link-with');
           break;
+        case 'restore-spam':
+          perform('/restore', undefined, 'Not spam: restored to the inbox.');
+          break;
+        case 'mark-spam':
+          perform('/spam', undefined, 'Moved to the spam folder.');
+          break;
         default:
           break;
       }
@@ -744,6 +750,27 @@
   }
 
   // Calls the API and answers {answer} or {error: {message, fields}}.
+  // The merchant's retention, on the sites list (empty: keep forever).
+  document.addEventListener('submit', async function (event) {
+    const form = event.target.closest ? event.target.closest('form[data-action="retention"]') : null;
+    if (!form) return;
+    event.preventDefault();
+    const box = document.getElementById('retention-errors');
+    const input = form.elements.retention_days;
+    const text = String(input.value || '').trim();
+    const days = text === '' ? null : Number(text);
+    // An unreadable number must not read as "keep forever".
+    if ((input.validity && input.validity.badInput) || (days !== null && !Number.isFinite(days))) {
+      showFieldErrors(form, box, { message: 'Give the number of days as a whole number.', fields: [{ field: 'retention_days', message: 'Give the number of days as a whole number.' }] });
+      return;
+    }
+    const result = await settingsCall('PUT', '/api/v1/retention', { retention_days: days });
+    showFieldErrors(form, box, result.error);
+    if (!result.error) {
+      announce(days === null ? 'Complaints are kept forever.' : 'The retention is saved.');
+    }
+  });
+
   async function settingsCall(method, path, body) {
     const response = await fetch(path, {
       method: method,

@@ -32,8 +32,9 @@ commands:
                           (Ctrl-C stops it)
   test                    run formatting, lints, the widget build and every test, as CI does
   build-widget [--debug]  build the widget into target/widget/ (release unless --debug)
-  bench                   measure intake and footprint (release build, loopback load,
-                          raw SQLite) and rewrite those sections of BENCHMARKS.md
+  bench                   measure intake, inbox at scale, widget speed and footprint
+                          (release build, loopback load, raw SQLite, headless Chromium)
+                          and rewrite those sections of BENCHMARKS.md
   fuzz [--cases N]        run the fuzzing properties (validator, intake parsing, image
                           check, status tokens) with N cases each (default 20000)
   fuzz --api [--seconds N]

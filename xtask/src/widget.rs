@@ -35,6 +35,14 @@ pub fn build_widget(workspace_root: &Path, release: bool) -> anyhow::Result<Path
     );
     if release {
         build.args(["--profile", RELEASE_PROFILE]);
+        // Panic locations name their source files; shorter names are
+        // bytes every shopper saves (the wasm32 target only: build scripts
+        // and the host are untouched).
+        let mut flags = std::env::var("RUSTFLAGS").unwrap_or_default();
+        for (from, to) in source_prefixes() {
+            flags.push_str(&format!(" --remap-path-prefix={from}={to}"));
+        }
+        build.env("RUSTFLAGS", flags.trim());
     }
     cmd::run(&mut build)?;
 
@@ -59,6 +67,13 @@ pub fn build_widget(workspace_root: &Path, release: bool) -> anyhow::Result<Path
         .generate(&out_dir)
         .with_context(|| format!("generating JS bindings for {}", wasm.display()))?;
 
+    // The glue's comments (our doc comments, as JSDoc) and indentation are
+    // for people reading it; shoppers download them on the first open.
+    let glue = out_dir.join(format!("{OUT_NAME}.js"));
+    let text = fs::read_to_string(&glue).with_context(|| format!("reading {}", glue.display()))?;
+    fs::write(&glue, minify_glue(&text))
+        .with_context(|| format!("writing the minified {}", glue.display()))?;
+
     // Comments and indentation are for people editing the stylesheet; every
     // shopper would download them on the first open, so they go here.
     let css = workspace_root.join("www").join("widget.css");
@@ -70,6 +85,28 @@ pub fn build_widget(workspace_root: &Path, release: bool) -> anyhow::Result<Path
         &out_dir.join("i18n"),
     )?;
     Ok(out_dir)
+}
+
+/// The long prefixes of the source paths a release build embeds, and what
+/// they become: the crates from the registry (`…/registry/src/index…/`) lose
+/// everything before the crate's own directory. (The standard library's
+/// `/rustc/{commit}/` paths come precompiled: remapping them changes
+/// nothing.) Found at build time; nothing here names a machine.
+fn source_prefixes() -> Vec<(String, String)> {
+    let mut prefixes = Vec::new();
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    if let Some(Ok(indexes)) =
+        cargo_home.map(|home| fs::read_dir(home.join("registry").join("src")))
+    {
+        for index in indexes.flatten() {
+            prefixes.push((format!("{}/", index.path().display()), String::new()));
+        }
+    }
+    // Paths with spaces would split the flags; leave those alone.
+    prefixes.retain(|(from, _)| !from.contains(' '));
+    prefixes
 }
 
 /// Removes what the browser ignores from a stylesheet: comments and the
@@ -130,6 +167,41 @@ fn minify_css(source: &str) -> String {
     out.trim_end().to_owned()
 }
 
+/// Removes comment lines and indentation from the JS glue wasm-bindgen
+/// generates. Line by line and only what is certain: a line that is wholly a
+/// `//` comment or part of a `/* … */` block that starts a line goes; other
+/// lines lose their leading whitespace, which JavaScript never reads — except
+/// inside a template literal that spans lines, which is copied as it is.
+/// Line breaks stay, so automatic semicolon insertion sees what it saw.
+fn minify_glue(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut in_comment = false;
+    let mut in_template = false;
+    for line in source.lines() {
+        let code = line.trim();
+        if in_template {
+            out.push_str(line);
+        } else if in_comment {
+            in_comment = !line.contains("*/");
+            continue;
+        } else if code.starts_with("/*") {
+            in_comment = !code.contains("*/");
+            continue;
+        } else if code.is_empty() || code.starts_with("//") {
+            continue;
+        } else {
+            out.push_str(code);
+        }
+        out.push('\n');
+        // An odd number of backticks on a line of code opens or closes a
+        // template literal across lines.
+        if line.matches('`').count() % 2 == 1 {
+            in_template = !in_template;
+        }
+    }
+    out
+}
+
 /// Whether whitespace between `before` and `after` can change the meaning.
 fn needs_space_between(before: Option<char>, after: char) -> bool {
     const TIGHT_BOTH_SIDES: &[char] = &['{', '}', ';', ',', '>'];
@@ -180,7 +252,16 @@ fn copy_catalogs(from: &Path, to: &Path) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::minify_css;
+    use super::{minify_css, minify_glue};
+
+    #[test]
+    fn the_glue_loses_comments_and_indentation_but_no_code() {
+        let glue = "/**\n * Docs with `ticks`\n */\nexport class A {\n    // note `x\n    f() {\n        return `${a}\n    kept`;\n    }\n    g() { return 1; } /* inline */\n}\n\n";
+        assert_eq!(
+            minify_glue(glue),
+            "export class A {\nf() {\nreturn `${a}\n    kept`;\n}\ng() { return 1; } /* inline */\n}\n"
+        );
+    }
 
     /// The widget's real stylesheet, so the test covers what ships.
     const WIDGET_CSS: &str = include_str!("../../www/widget.css");

@@ -60,6 +60,8 @@ pub struct ListRequest {
     pub q: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<usize>,
+    /// `spam` for the spam folder; `inbox` or nothing for the inbox.
+    pub folder: Option<String>,
 }
 
 /// A page and the cursor of the next, if any.
@@ -227,6 +229,18 @@ fn parse_list(
     };
     filter.created_from = request.from;
     filter.created_before = request.to;
+    filter.spam_folder = match text(request.folder).as_deref() {
+        None | Some("inbox") => false,
+        Some("spam") => true,
+        Some(_) => {
+            errors.push(FieldError::new(
+                "folder",
+                "invalid",
+                "The folder is \"inbox\" or \"spam\".",
+            ));
+            false
+        }
+    };
     if let Some(query) = text(request.q) {
         if query.chars().count() > MAX_QUERY_CHARS {
             errors.push(FieldError::new(

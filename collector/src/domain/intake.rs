@@ -7,6 +7,7 @@ use heard_shared::{
 };
 
 use super::identity;
+use super::spam;
 use super::token::{ReceiptToken, idempotency_key_hash, request_hash};
 use crate::clock;
 use crate::store::{
@@ -70,6 +71,7 @@ pub async fn submit(
     }
     validate_submission(&submission, &site.config).map_err(IntakeError::Invalid)?;
     let submission = normalize(submission);
+    let suspected = spam::classify(&submission);
 
     let token = ReceiptToken::generate();
     let idempotency = idempotency_key.map(|key| {
@@ -83,12 +85,19 @@ pub async fn submit(
     let link = status_url(public_url, &token);
     let mut complaint = new_complaint(site, submission, &token, idempotency, &link);
     complaint.proof = proof;
-    let spam = complaint.spam.is_some();
+    complaint.spam = suspected;
     let recorded = store.record_complaint(complaint).await?;
 
     let (token, replayed) = match (recorded.replay_of, idempotency_key) {
         (Some(wrapped), Some(key)) => (ReceiptToken::unwrap(&wrapped, site.id, key), true),
         _ => (token, false),
+    };
+    // A replay answers for the complaint as stored, which staff may have
+    // restored or marked since.
+    let spam = if replayed {
+        store.complaint_spam(recorded.complaint.id).await?.is_some()
+    } else {
+        suspected.is_some()
     };
     Ok(Accepted {
         receipt: receipt(&recorded.complaint, &token, public_url, site),
@@ -255,9 +264,16 @@ mod tests {
     async fn an_accepted_complaint_gets_a_receipt_whose_link_finds_it() {
         let temp = temp_store();
         let site = demo_site(&temp.store).await;
-        let accepted = submit(&temp.store, "http://heard.test/", &site, submission(), None, None)
-            .await
-            .unwrap();
+        let accepted = submit(
+            &temp.store,
+            "http://heard.test/",
+            &site,
+            submission(),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
         let receipt = accepted.receipt;
         assert!(!accepted.replayed);
         assert!(heard_shared::Reference::parse(&receipt.reference).is_some());
@@ -320,12 +336,52 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn suspected_spam_is_stored_and_its_replay_says_so() {
+        let temp = temp_store();
+        let site = demo_site(&temp.store).await;
+        let key = Some("3b7a1f52-2222-4a4a-8888-0123456789ab");
+        let mut bot = submission();
+        bot.honeypot = Some("http://deals.example".to_owned());
+        let first = submit(&temp.store, "http://h", &site, bot.clone(), key, None)
+            .await
+            .unwrap();
+        assert!(first.spam);
+        let again = submit(&temp.store, "http://h", &site, bot, key, None)
+            .await
+            .unwrap();
+        assert!(again.replayed);
+        assert!(again.spam, "the replay answers from the stored complaint");
+
+        let mut quick = submission();
+        quick.fill_ms = Some(900);
+        let quick = submit(&temp.store, "http://h", &site, quick, None, None)
+            .await
+            .unwrap();
+        assert!(quick.spam);
+        let mut person = submission();
+        person.fill_ms = Some(30_000);
+        person.honeypot = Some("  ".to_owned());
+        let person = submit(&temp.store, "http://h", &site, person, None, None)
+            .await
+            .unwrap();
+        assert!(!person.spam);
+        assert_eq!(temp.store.spam_count(site.merchant_id).await.unwrap(), 2);
+    }
+
+    #[tokio::test]
     async fn a_bad_idempotency_key_is_refused() {
         let temp = temp_store();
         let site = demo_site(&temp.store).await;
-        let error = submit(&temp.store, "http://h", &site, submission(), Some("short"), None)
-            .await
-            .unwrap_err();
+        let error = submit(
+            &temp.store,
+            "http://h",
+            &site,
+            submission(),
+            Some("short"),
+            None,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(error, IntakeError::BadIdempotencyKey(_)));
     }
 }

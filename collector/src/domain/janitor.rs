@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::accounts::Accounts;
 use super::attachments;
+use super::retention;
 use crate::clock::Clock;
 use crate::store::Store;
 
@@ -21,7 +22,9 @@ pub async fn run(store: Store, accounts: Accounts, clock: Clock) {
 }
 
 /// One sweep: unclaimed photos, then expired sessions, forgotten sign-in
-/// failures and ended invitations. A failure is logged and retried next time.
+/// failures and ended invitations, spent proofs of work that expired, then
+/// complaints past their merchant's retention (anonymised). A failure is
+/// logged and retried next time.
 pub async fn sweep(store: &Store, accounts: &Accounts, now: i64) {
     match attachments::sweep_unclaimed(store, now).await {
         Ok(0) => {}
@@ -45,6 +48,18 @@ pub async fn sweep(store: &Store, accounts: &Accounts, now: i64) {
             "removed expired sign-in data"
         ),
         Err(error) => tracing::warn!(%error, "could not sweep expired sign-in data"),
+    }
+    // A spent proof is kept until its challenge expires; later a replay
+    // is refused as expired anyway.
+    match store.delete_expired_proofs(now.div_euclid(1000)).await {
+        Ok(0) => {}
+        Ok(deleted) => tracing::info!(deleted, "forgot spent proofs of work that expired"),
+        Err(error) => tracing::warn!(%error, "could not sweep spent proofs of work"),
+    }
+    match retention::sweep(store, now).await {
+        Ok(0) => {}
+        Ok(anonymized) => tracing::info!(anonymized, "anonymised complaints past retention"),
+        Err(error) => tracing::warn!(%error, "could not anonymise complaints past retention"),
     }
 }
 

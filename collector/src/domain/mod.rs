@@ -18,6 +18,9 @@ pub mod live;
 pub mod photos;
 #[cfg(test)]
 mod photos_props;
+pub mod proof;
 pub mod receipts;
+pub mod retention;
 pub mod routing;
+pub mod spam;
 pub mod token;

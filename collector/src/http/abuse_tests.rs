@@ -1,5 +1,6 @@
 //! Attacks on the public intake, written as tests: floods (rate limits),
-//! spoofed client addresses, pages without their security headers.
+//! spoofed client addresses, token guessing on the status link, JSON of the
+//! wrong shape, pages without their security headers, slow clients.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -12,7 +13,7 @@ use tower::ServiceExt;
 
 use super::rate_limit::{RateLimitPolicy, RateLimits};
 use super::router;
-use super::test_support::{demo_state, error_body};
+use super::test_support::{demo_state, error_body, solved_proof};
 use crate::clock::Clock;
 use crate::domain::buckets::Rate;
 use crate::store::test_support::{TempStore, temp_store};
@@ -48,6 +49,7 @@ fn policy(per_client: Rate, per_site: Rate) -> RateLimitPolicy {
     RateLimitPolicy {
         per_client,
         per_site,
+        per_link_client: UNLIMITED,
         trusted_proxies: Vec::new(),
         exempt: vec!["127.0.0.1".parse().unwrap()],
     }
@@ -86,6 +88,7 @@ impl Harness {
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ORIGIN, SHOP)
             .header("Idempotency-Key", format!("flood-key-{number:04}"))
+            .header("Heard-Proof", solved_proof(&self.router, "demo").await)
             .body(Body::from(body.to_string()))
             .unwrap();
         self.send_from(peer, request).await
@@ -463,6 +466,221 @@ async fn a_full_disk_answers_503_acknowledges_nothing_and_recovers_by_itself() {
     assert_eq!(harness.count_complaints(), stored + 1);
 }
 
+// --- the status link ----------------------------------------------------------
+
+impl Harness {
+    /// `GET path` from `peer`, forwarded for `forwarded_for` when given.
+    async fn get_from(&self, peer: IpAddr, forwarded_for: Option<&str>, path: &str) -> Response {
+        let mut request = Request::get(path);
+        if let Some(forwarded_for) = forwarded_for {
+            request = request.header("x-forwarded-for", forwarded_for);
+        }
+        self.send_from(peer, request.body(Body::empty()).unwrap())
+            .await
+    }
+}
+
+fn link_policy(per_link_client: Rate) -> RateLimitPolicy {
+    RateLimitPolicy {
+        per_link_client,
+        ..policy(UNLIMITED, UNLIMITED)
+    }
+}
+
+fn guessed_token() -> String {
+    crate::domain::token::ReceiptToken::generate().encode()
+}
+
+#[tokio::test]
+async fn the_status_link_limit_trips_for_one_client_and_not_another() {
+    let harness = harness(link_policy(Rate {
+        burst: 3,
+        per_minute: 6,
+    }))
+    .await;
+    let guesser = ip("203.0.113.7");
+    let token = guessed_token();
+    for path in [
+        format!("/r/{token}"),
+        format!("/api/v1/receipts/{token}"),
+        "/recover".to_owned(),
+    ] {
+        let response = harness.get_from(guesser, None, &path).await;
+        assert_ne!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+    }
+    // The page answers with a small page, the API with the JSON error.
+    let page = harness
+        .get_from(guesser, None, &format!("/r/{token}/delete"))
+        .await;
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(page.headers()[header::RETRY_AFTER], "10");
+    assert!(
+        page.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let text = String::from_utf8(super::test_support::body_bytes(page).await).unwrap();
+    assert!(text.contains("Try again in 10 seconds"), "{text}");
+    let api = harness
+        .get_from(guesser, None, &format!("/api/v1/receipts/{token}/export"))
+        .await;
+    assert_eq!(api.headers()[header::RETRY_AFTER], "10");
+    let error = error_body(api, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(error.error, "too_many_requests");
+    // The follow-up pages share the bucket.
+    for path in [format!("/r/{token}/reply"), format!("/r/{token}/survey")] {
+        let response = harness.get_from(guesser, None, &path).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+    }
+
+    // Someone else is not affected, nor is the site API.
+    let shopper = ip("198.51.100.20");
+    let response = harness
+        .get_from(shopper, None, &format!("/r/{token}"))
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        harness.config_from(guesser, None).await.status(),
+        StatusCode::OK
+    );
+    // Ten seconds later the guesser has one more try.
+    harness.clock.advance(10_000);
+    let response = harness
+        .get_from(guesser, None, &format!("/r/{token}"))
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = harness
+        .get_from(guesser, None, &format!("/r/{token}"))
+        .await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn guessing_tokens_at_speed_gets_429_before_it_gets_far() {
+    // The default limit: 60 at once, then 60 a minute.
+    let harness = harness(RateLimitPolicy {
+        exempt: Vec::new(),
+        ..RateLimitPolicy::from_settings(&crate::Settings::default())
+    })
+    .await;
+    let guesser = ip("203.0.113.8");
+    let mut answered = 0;
+    for _ in 0..1_000 {
+        let response = harness
+            .get_from(
+                guesser,
+                None,
+                &format!("/api/v1/receipts/{}", guessed_token()),
+            )
+            .await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            continue;
+        }
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        answered += 1;
+    }
+    assert_eq!(answered, 60, "only the burst is looked up");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_shopper_has_their_own_status_link_bucket() {
+    let mut policy = link_policy(Rate {
+        burst: 1,
+        per_minute: 1,
+    });
+    policy.trusted_proxies = vec!["10.0.0.0/24".parse().unwrap()];
+    let harness = harness(policy).await;
+    let proxy = ip("10.0.0.1");
+    let path = format!("/r/{}", guessed_token());
+    let first = harness.get_from(proxy, Some("203.0.113.1"), &path).await;
+    assert_eq!(first.status(), StatusCode::NOT_FOUND);
+    let again = harness.get_from(proxy, Some("203.0.113.1"), &path).await;
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    let other = harness.get_from(proxy, Some("203.0.113.2"), &path).await;
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+    // An untrusted peer's made-up addresses all share the peer's bucket.
+    let spoofer = ip("198.51.100.9");
+    assert_eq!(
+        harness
+            .get_from(spoofer, Some("192.0.2.1"), &path)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        harness
+            .get_from(spoofer, Some("192.0.2.2"), &path)
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+// --- JSON of the wrong shape ---------------------------------------------------
+
+#[tokio::test]
+async fn a_complaint_sent_as_an_array_is_refused_and_nothing_is_stored() {
+    let harness = harness(policy(UNLIMITED, UNLIMITED)).await;
+    let fields = json!({
+        "category": "product",
+        "description": "The kettle leaks from the bottom.",
+        "outcomes": ["fix"],
+        "language": "en",
+    });
+    let mut with_array_identity = fields.clone();
+    with_array_identity["identity"] = json!([null, null]);
+    for (body, field) in [
+        (
+            json!([
+                "product",
+                "The kettle leaks from the bottom.",
+                ["fix"],
+                null,
+                null,
+                null,
+                null,
+                "en"
+            ]),
+            "",
+        ),
+        (with_array_identity, "identity: "),
+    ] {
+        let request = Request::post("/api/v1/sites/demo/complaints")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ORIGIN, SHOP)
+            .header("Heard-Proof", solved_proof(&harness.router, "demo").await)
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = harness.send_from(ip("198.51.100.30"), request).await;
+        let error = error_body(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(error.error, "invalid_submission");
+        assert!(
+            error
+                .message
+                .contains(&format!("{field}invalid type: sequence")),
+            "{}",
+            error.message
+        );
+    }
+    assert_eq!(harness.count_complaints(), 0);
+    // The same fields as an object are a complaint.
+    let request = Request::post("/api/v1/sites/demo/complaints")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ORIGIN, SHOP)
+        .header("Heard-Proof", solved_proof(&harness.router, "demo").await)
+        .body(Body::from(fields.to_string()))
+        .unwrap();
+    let response = harness.send_from(ip("198.51.100.30"), request).await;
+    let status = response.status();
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{:?}",
+        error_body(response, status).await
+    );
+}
+
 // --- slow clients -----------------------------------------------------------
 
 mod slow_clients {
@@ -590,9 +808,26 @@ mod slow_clients {
             "{cut_headers}"
         );
         let cut_body = body.await.unwrap();
-        assert!(cut_body.starts_with("HTTP/1.1 400"), "{cut_body}");
+        // A body that never ends is a 408 with the JSON error, and the
+        // connection is closed (the dribbling ended because the server hung up).
+        assert!(cut_body.starts_with("HTTP/1.1 408"), "{cut_body}");
+        let lower = cut_body.to_ascii_lowercase();
+        assert!(lower.contains("\r\nconnection: close\r\n"), "{cut_body}");
+        assert!(
+            lower.contains("content-type: application/json"),
+            "{cut_body}"
+        );
+        assert!(
+            cut_body.contains("\"error\":\"request_timeout\""),
+            "{cut_body}"
+        );
         assert!(
             cut_body.contains("did not arrive within 1 seconds"),
+            "{cut_body}"
+        );
+        // Every response passes the security headers, a 408 too.
+        assert!(
+            lower.contains("x-content-type-options: nosniff"),
             "{cut_body}"
         );
 

@@ -1,4 +1,12 @@
 //! `POST /api/v1/sites/{site_key}/complaints`: complaint intake.
+//!
+//! The proof of work in `Heard-Proof` is checked here, before anything is
+//! stored: its shape, its signature for this site and its expiry. It is
+//! *spent* by the store in the complaint's own transaction, after the
+//! idempotency check, so a retry of a stored complaint (same
+//! `Idempotency-Key`, same body) gets its first receipt even though its
+//! proof is spent — provided the proof has not expired meanwhile; a client
+//! retrying later solves a new challenge and keeps the key.
 
 use std::sync::Arc;
 
@@ -6,14 +14,16 @@ use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use heard_shared::proof::PROOF_HEADER;
 use heard_shared::{ComplaintSubmission, FieldError, IDEMPOTENCY_KEY_HEADER};
 
 use super::AppState;
 use super::error::AppError;
 use super::json::JsonBody;
-use crate::domain::intake;
+use crate::domain::intake::{self, IntakeError};
 use crate::domain::live::Arrival;
-use crate::store::Site;
+use crate::domain::proof::ProofRefusal;
+use crate::store::{Site, StoreError};
 
 /// Set on the answer to a retried request that found its first receipt.
 pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
@@ -34,15 +44,32 @@ pub async fn create(
             ))
         })?),
     };
+    let refused = |refusal| AppError::Proof {
+        refusal,
+        site_key: site.key.clone(),
+    };
+    let proof = state
+        .proof
+        .check(
+            &site.key,
+            &site.identity_secret.0,
+            headers.get(PROOF_HEADER).map(HeaderValue::as_bytes),
+            state.clock.now_millis(),
+        )
+        .map_err(refused)?;
     let accepted = intake::submit(
         &state.store,
         &state.public_url,
         &site,
         submission,
         idempotency_key,
-        None,
+        proof,
     )
-    .await?;
+    .await
+    .map_err(|error| match error {
+        IntakeError::Store(StoreError::ProofSpent) => refused(ProofRefusal::Used),
+        other => other.into(),
+    })?;
     tracing::info!(site = %site.key, reference = %accepted.receipt.reference, replayed = accepted.replayed, "complaint accepted");
     if !accepted.replayed && !accepted.spam {
         state.live.publish(Arrival {

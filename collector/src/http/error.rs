@@ -10,6 +10,7 @@ use heard_shared::limits::MAX_ATTACHMENT_PIXELS;
 use crate::domain::accounts::AccountError;
 use crate::domain::intake::IntakeError;
 use crate::domain::photos::PhotoError;
+use crate::domain::proof::ProofRefusal;
 use crate::store::StoreError;
 
 /// Everything a request can fail with. 4xx carry a message the client can act
@@ -51,6 +52,16 @@ pub enum AppError {
     },
     /// 409: the complaint's status does not allow this change.
     StatusConflict(String),
+    /// 422 or 409: the complaint's proof of work (`Heard-Proof`) was
+    /// refused; `site_key` names the site whose challenge to fetch instead.
+    Proof {
+        refusal: ProofRefusal,
+        site_key: String,
+    },
+    /// 408: the request body did not arrive within the body-read timeout.
+    RequestTimeout {
+        seconds: u64,
+    },
     Internal(String),
 }
 
@@ -201,6 +212,48 @@ impl AppError {
                 "too_many_requests",
                 format!("Too many requests. Try again in {retry_after_seconds} seconds."),
             ),
+            AppError::Proof { refusal, site_key } => {
+                let fetch = format!(
+                    "Fetch a new challenge from GET /api/v1/sites/{site_key}/challenge, solve it, \
+                     and send the solution in the Heard-Proof header."
+                );
+                match refusal {
+                    ProofRefusal::Required => (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "proof_required",
+                        format!("This site asks every complaint for a proof of work. {fetch}"),
+                    ),
+                    ProofRefusal::Invalid => (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "proof_invalid",
+                        format!(
+                            "The Heard-Proof header is not a solution to a challenge of this \
+                             site. {fetch}"
+                        ),
+                    ),
+                    ProofRefusal::Expired => (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "proof_expired",
+                        format!("The challenge of this proof of work has expired. {fetch}"),
+                    ),
+                    ProofRefusal::Used => (
+                        StatusCode::CONFLICT,
+                        "proof_used",
+                        format!(
+                            "This proof of work was already used by another complaint; each \
+                             challenge is good for one complaint. {fetch}"
+                        ),
+                    ),
+                }
+            }
+            AppError::RequestTimeout { seconds } => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "The request body did not arrive within {seconds} seconds. \
+                     Nothing was stored; send it again."
+                ),
+            ),
             AppError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -232,6 +285,16 @@ impl IntoResponse for AppError {
         let fields = match self {
             AppError::Invalid(fields) => fields,
             AppError::BadHeader(field) => vec![field],
+            AppError::Proof { refusal, .. } => vec![FieldError::new(
+                heard_shared::proof::PROOF_HEADER,
+                match refusal {
+                    ProofRefusal::Required => "required",
+                    ProofRefusal::Invalid => "invalid",
+                    ProofRefusal::Expired => "expired",
+                    ProofRefusal::Used => "used",
+                },
+                message.clone(),
+            )],
             _ => Vec::new(),
         };
         let body = ErrorBody {

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::router;
-use super::test_support::{SinkMail, body_bytes, demo_state, error_code, json_body};
+use super::test_support::{SinkMail, body_bytes, demo_state, error_code, json_body, solved_proof};
 use crate::clock::{self, Clock};
 use crate::domain::accounts::{Accounts, LIGHT_PASSWORD_PARAMS};
 use crate::store::test_support::{TempStore, temp_store};
@@ -71,6 +71,7 @@ impl Harness {
                 Request::post("/api/v1/sites/demo/complaints")
                     .header(header::CONTENT_TYPE, "application/json")
                     .header(header::ORIGIN, SHOP)
+                    .header("Heard-Proof", solved_proof(&self.router, "demo").await)
                     .body(Body::from(body.to_string()))
                     .unwrap(),
             )

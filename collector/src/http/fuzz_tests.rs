@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use tower::ServiceExt;
 
 use super::router;
-use super::test_support::{body_bytes, demo_state};
+use super::test_support::{body_bytes, demo_state, solved_proof};
 use crate::domain::token::ReceiptToken;
 use crate::store::test_support::{TempStore, temp_store};
 
@@ -82,9 +82,12 @@ impl Harness {
         content_type: &str,
         idempotency_key: Option<&str>,
     ) -> (StatusCode, Option<HeaderValue>, Vec<u8>) {
+        // A real solved proof, so that the intake's own checks are reached.
+        let proof = self.runtime.block_on(solved_proof(&self.router, "demo"));
         let mut request = Request::post(COMPLAINTS)
             .header(header::ORIGIN, SHOP)
-            .header(header::CONTENT_TYPE, content_type);
+            .header(header::CONTENT_TYPE, content_type)
+            .header("Heard-Proof", proof);
         if let Some(key) = idempotency_key.and_then(|key| HeaderValue::from_str(key).ok()) {
             request = request.header("Idempotency-Key", key);
         }

@@ -41,6 +41,7 @@ pub struct ListQuery {
     q: Option<String>,
     cursor: Option<String>,
     limit: Option<String>,
+    folder: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -73,6 +74,7 @@ pub async fn list(
         q: query.q,
         cursor: query.cursor,
         limit: number("limit", query.limit, &mut errors),
+        folder: query.folder,
     };
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors));

@@ -118,6 +118,17 @@ const INBOX_ROUTES: &[(Method, &str, Option<&str>)] = &[
         "/api/v1/inbox/complaints/{reference}/merge",
         Some(r#"{"into": "{second}"}"#),
     ),
+    // Marked as spam first, so the restore that follows has one to restore.
+    (
+        Method::POST,
+        "/api/v1/inbox/complaints/{reference}/spam",
+        None,
+    ),
+    (
+        Method::POST,
+        "/api/v1/inbox/complaints/{reference}/restore",
+        None,
+    ),
 ];
 
 /// The ids of the saved view and the canned reply every harness gives Acme

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod attachments;
 pub mod auth;
 pub mod canned;
+pub mod challenge;
 pub mod clusters;
 pub mod complaints;
 pub mod demo;
@@ -22,11 +23,13 @@ pub mod notifications;
 pub mod rate_limit;
 pub mod receipts;
 pub mod relations;
+pub mod retention;
 pub mod routing;
 pub mod security_headers;
 pub mod site_access;
 pub mod site_settings;
 pub mod sites;
+pub mod spam;
 pub mod staff;
 pub mod status_page;
 pub mod views;
@@ -48,6 +51,7 @@ use self::rate_limit::RateLimits;
 use crate::clock::Clock;
 use crate::domain::accounts::Accounts;
 use crate::domain::live::LiveFeed;
+use crate::domain::proof::ProofOfWork;
 use crate::domain::receipts::RecoveryLimiter;
 use crate::store::Store;
 
@@ -77,6 +81,8 @@ pub struct AppState {
     pub reopen_window_ms: i64,
     /// How far apart similar complaints may be and still form a cluster.
     pub cluster_window_ms: i64,
+    /// Proof-of-work challenges: their difficulty and the load behind it.
+    pub proof: ProofOfWork,
 }
 
 impl AppState {
@@ -102,7 +108,13 @@ impl AppState {
             live: LiveFeed::default(),
             reopen_window_ms: i64::from(DEFAULT_REOPEN_WINDOW_DAYS) * DAY_MS,
             cluster_window_ms: crate::domain::clusters::ClusterPolicy::default().window_ms,
+            proof: ProofOfWork::default(),
         }
+    }
+
+    /// The same state issuing and checking challenges with `proof`.
+    pub fn with_proof_of_work(self, proof: ProofOfWork) -> AppState {
+        AppState { proof, ..self }
     }
 
     /// The same state letting shoppers reopen for `days` after resolution.
@@ -149,6 +161,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/sites/{site_key}/config",
             get(sites::config).options(site_access::preflight),
+        )
+        .route(
+            "/api/v1/sites/{site_key}/challenge",
+            get(challenge::issue).options(site_access::preflight),
         )
         .route(
             "/api/v1/sites/{site_key}/complaints",
@@ -252,6 +268,14 @@ pub fn router(state: AppState) -> Router {
             post(relations::link),
         )
         .route(
+            "/api/v1/inbox/complaints/{reference}/restore",
+            post(spam::restore),
+        )
+        .route(
+            "/api/v1/inbox/complaints/{reference}/spam",
+            post(spam::mark),
+        )
+        .route(
             "/api/v1/inbox/sites/{site_key}",
             get(site_settings::show).put(site_settings::update),
         )
@@ -343,7 +367,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/receipts/{token}", get(receipts::show))
         .route("/api/v1/receipts/{token}/export", get(receipts::export))
         .route("/api/v1/receipts/{token}/delete", post(receipts::delete))
-        .layer(DefaultBodyLimit::max(RECOVERY_BODY_BYTES));
+        .route("/r/{token}", get(receipts::page))
+        .layer(DefaultBodyLimit::max(RECOVERY_BODY_BYTES))
+        // One bucket per client on every status-link route: token guessing is slow.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::link_rate_limit,
+        ));
 
     // The follow-up loop through the same link: the shopper's replies,
     // resolve, reopen and the survey, as JSON and as no-JS form pages.
@@ -378,13 +408,31 @@ pub fn router(state: AppState) -> Router {
             post(followup::reply_form).layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(
                 followup::REPLY_FORM_BYTES,
             )),
-        );
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::link_rate_limit,
+        ));
 
     // Clusters of similar complaints: read-only, any staff of the merchant.
     // A new route here also goes into the table of `clusters_tests`.
     let clusters_api = Router::new()
         .route("/api/v1/clusters", get(clusters::list))
         .route("/api/v1/clusters/{id}", get(clusters::show))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+
+    // The merchant's retention: everyone of the merchant reads, owners
+    // change. Its routes are in the table of `retention_tests`.
+    let retention_api = Router::new()
+        .route(
+            "/api/v1/retention",
+            get(retention::show).put(retention::update),
+        )
+        .layer(DefaultBodyLimit::max(inbox::INBOX_BODY_BYTES))
+        .layer(Extension(BodyLimit(inbox::INBOX_BODY_BYTES)))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -400,7 +448,6 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(health::health))
-        .route("/r/{token}", get(receipts::page))
         .merge(shopper_pages)
         .merge(follow_up)
         .merge(site_api)
@@ -409,11 +456,16 @@ pub fn router(state: AppState) -> Router {
         .merge(routing_api)
         .merge(clusters_api)
         .merge(insights_api)
+        .merge(retention_api)
         // The inbox pages, their event stream and export (routes in inbox_pages/mod.rs).
         .merge(inbox_pages::router())
         .merge(assets::router(&state.www_dir, &state.widget_dir))
         .fallback(|| async { AppError::NotFound })
         .with_state(state)
+        // A body cut off at its deadline (see `lib.rs`) is a 408, whatever
+        // the handler's extractor made of it (inside the trace, so the log
+        // shows the 408).
+        .layer(middleware::from_fn(json::answer_late_bodies))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 let route = request
@@ -464,9 +516,15 @@ mod inbox_tests;
 #[cfg(test)]
 mod insights_tests;
 #[cfg(test)]
+mod proof_tests;
+#[cfg(test)]
 mod receipts_tests;
 #[cfg(test)]
+mod retention_tests;
+#[cfg(test)]
 mod routing_tests;
+#[cfg(test)]
+mod spam_tests;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]

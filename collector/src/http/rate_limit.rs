@@ -1,4 +1,5 @@
-//! Rate limits on the public site API: per client address and per site.
+//! Rate limits on the public site API: per client address and per site;
+//! and on the shopper's status link, per client address.
 //!
 //! Every request to `/api/v1/sites/{key}/…` (config, complaints, photo
 //! uploads, lost-link recovery, and their preflights) takes a token from the
@@ -10,6 +11,12 @@
 //! any bucket exists for it, and a 429 still carries the CORS grant the
 //! widget needs to read it.
 //!
+//! The shopper's status-link routes (`/r/{token}…`, `/api/v1/receipts/
+//! {token}…`, `/recover`) have a bucket of their own per client
+//! ([`link_rate_limit`]): a person reads and answers at a human pace, while
+//! guessing tokens needs speed. Its 429 is a small HTML page on the pages and
+//! the JSON error on the API, both with `Retry-After`.
+//!
 //! **The client is the socket peer.** Only when the peer is one of
 //! `trusted_proxies` is `X-Forwarded-For` read, right to left, and the first
 //! address that is not a trusted proxy is the client: whatever a client
@@ -20,12 +27,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::AppError;
+use super::html::{document, private_page};
 use crate::domain::buckets::{Buckets, Rate};
 use crate::settings::{AddressRange, Settings};
 use crate::store::Site;
@@ -38,6 +46,8 @@ const MAX_CLIENT_BUCKETS: usize = 100_000;
 pub struct RateLimitPolicy {
     pub per_client: Rate,
     pub per_site: Rate,
+    /// Per client, on the status-link routes.
+    pub per_link_client: Rate,
     /// Peers whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<AddressRange>,
     /// Clients never limited (by default the machine itself).
@@ -55,6 +65,10 @@ impl RateLimitPolicy {
                 burst: settings.rate_limit_site_burst,
                 per_minute: settings.rate_limit_site_per_minute,
             },
+            per_link_client: Rate {
+                burst: settings.rate_limit_link_burst,
+                per_minute: settings.rate_limit_link_per_minute,
+            },
             trusted_proxies: settings.trusted_proxies.clone(),
             exempt: settings.rate_limit_exempt.clone(),
         }
@@ -71,6 +85,7 @@ struct Inner {
     policy: RateLimitPolicy,
     clients: Mutex<Buckets<IpAddr>>,
     sites: Mutex<Buckets<i64>>,
+    links: Mutex<Buckets<IpAddr>>,
     warned_untrusted_forwarding: AtomicBool,
 }
 
@@ -81,6 +96,7 @@ impl RateLimits {
                 clients: Mutex::new(Buckets::new(policy.per_client, MAX_CLIENT_BUCKETS)),
                 // Only sites that exist get a bucket (site_access ran first).
                 sites: Mutex::new(Buckets::new(policy.per_site, usize::MAX)),
+                links: Mutex::new(Buckets::new(policy.per_link_client, MAX_CLIENT_BUCKETS)),
                 policy,
                 warned_untrusted_forwarding: AtomicBool::new(false),
             }),
@@ -105,6 +121,17 @@ impl RateLimits {
             sites.take(&site_id, now)?;
         }
         Ok(())
+    }
+
+    /// Takes a token for `client` on the status-link routes, at `now`.
+    fn admit_link(&self, client: IpAddr, now: i64) -> Result<(), u64> {
+        if listed(&self.inner.policy.exempt, client) {
+            return Ok(());
+        }
+        match self.inner.links.lock() {
+            Ok(mut links) => links.take(&bucket_key(client), now),
+            Err(_) => Ok(()),
+        }
     }
 
     fn warn_once_about_forwarding(&self, peer: IpAddr) {
@@ -162,6 +189,51 @@ pub async fn rate_limit(
         }
     }
     Ok(next.run(request).await)
+}
+
+/// The middleware on the shopper's status-link routes: one bucket per
+/// client, whatever the token (so guessing many tokens costs the same as
+/// opening one many times).
+pub async fn link_rate_limit(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip());
+    if let Some(peer) = peer {
+        let limits = &state.rate_limits;
+        let client = limits.client(peer, request.headers());
+        if let Err(retry_after_seconds) = limits.admit_link(client, state.clock.now_millis()) {
+            tracing::debug!(%client, "status link rate limited");
+            if request.uri().path().starts_with("/api/") {
+                return AppError::RateLimited {
+                    retry_after_seconds,
+                }
+                .into_response();
+            }
+            return too_many_page(retry_after_seconds);
+        }
+    }
+    next.run(request).await
+}
+
+/// The status page's 429: a page in plain words, with `Retry-After`.
+fn too_many_page(retry_after_seconds: u64) -> Response {
+    let body = format!(
+        "<main>\n<h1>Please wait a moment</h1>\n<p>There were too many requests from your \
+         connection. Try again in {retry_after_seconds} seconds.</p>\n</main>\n"
+    );
+    let mut response = private_page(
+        StatusCode::TOO_MANY_REQUESTS,
+        document("en", "Please wait a moment", &body),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+    response
 }
 
 /// See [`RateLimits::client`].

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::router;
-use super::test_support::{SinkMail, demo_state, json_body};
+use super::test_support::{SinkMail, demo_state, json_body, solved_proof};
 use crate::store::test_support::{TempStore, temp_store};
 
 const SHOP: &str = "https://shop.example";
@@ -43,6 +43,7 @@ impl Harness {
             Request::post("/api/v1/sites/demo/complaints")
                 .header(header::CONTENT_TYPE, "application/json")
                 .header(header::ORIGIN, SHOP)
+                .header("Heard-Proof", solved_proof(&self.router, "demo").await)
                 .body(Body::from(body.to_string()))
                 .unwrap(),
         )

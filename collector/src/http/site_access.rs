@@ -80,7 +80,7 @@ fn grant(headers: &mut HeaderMap, origin: HeaderValue, preflight: bool) {
         );
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("content-type, idempotency-key"),
+            HeaderValue::from_static("content-type, idempotency-key, heard-proof"),
         );
         headers.insert(
             header::ACCESS_CONTROL_MAX_AGE,

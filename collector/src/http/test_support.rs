@@ -19,6 +19,7 @@ use super::{AppState, router};
 use crate::clock::Clock;
 use crate::domain::accounts::{Accounts, LIGHT_PASSWORD_PARAMS};
 use crate::domain::demo::demo_site;
+use crate::domain::proof::{ProofOfWork, ProofPolicy};
 use crate::mail::sink::{Received, Sink};
 use crate::mail::{Outgoing, Policy, deliver};
 use crate::store::inbox_fixtures::START;
@@ -57,6 +58,7 @@ pub fn staff_state(store: &Store, accounts: &Accounts, www: &str) -> AppState {
         accounts.clone(),
     )
     .with_clock(Clock::manual(START + 60_000))
+    .with_proof_of_work(ProofOfWork::new(LIGHT_PROOF_POLICY))
 }
 
 /// Lets a test module's `Harness`, which holds its [`StaffApp`] in `app`,
@@ -290,6 +292,36 @@ pub async fn demo_state(temp: &TempStore, shop: &str, public_url: &str) -> AppSt
         "target/widget".into(),
         Accounts::new(temp.store.clone(), LIGHT_PASSWORD_PARAMS).unwrap(),
     )
+    .with_proof_of_work(ProofOfWork::new(LIGHT_PROOF_POLICY))
+}
+
+/// Proofs required, as in production, but a hundred times lighter: the
+/// tests solve real challenges without spending their time on it.
+pub const LIGHT_PROOF_POLICY: ProofPolicy = ProofPolicy {
+    base_maxnumber: 1_000,
+    ..ProofPolicy::DEFAULT
+};
+
+/// Fetches a challenge for `site_key` through `router`, as the widget does,
+/// solves it, and answers the `Heard-Proof` header's value.
+pub async fn solved_proof(router: &axum::Router, site_key: &str) -> String {
+    let response = router
+        .clone()
+        .oneshot(
+            Request::get(format!("/api/v1/sites/{site_key}/challenge"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let challenge: heard_shared::Challenge = json_body(response).await;
+    heard_shared::proof::Proof {
+        number: crate::domain::proof::solve(&challenge).expect("the challenge has a solution"),
+        salt: challenge.salt,
+        signature: challenge.signature,
+    }
+    .header_value()
 }
 
 pub async fn body_bytes(response: Response) -> Vec<u8> {

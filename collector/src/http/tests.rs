@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::router;
-use super::test_support::{body_bytes, demo_state, error_body, json_body};
+use super::test_support::{body_bytes, demo_state, error_body, json_body, solved_proof};
 use crate::store::test_support::{TempStore, temp_store};
 
 const SHOP: &str = "https://shop.example";
@@ -37,7 +37,8 @@ impl Harness {
     async fn post_complaint(&self, body: &Value, key: Option<&str>) -> Response {
         let mut request = Request::post("/api/v1/sites/demo/complaints")
             .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ORIGIN, SHOP);
+            .header(header::ORIGIN, SHOP)
+            .header("Heard-Proof", solved_proof(&self.router, "demo").await);
         if let Some(key) = key {
             request = request.header("Idempotency-Key", key);
         }
@@ -502,6 +503,7 @@ async fn a_photo_uploaded_to_one_site_cannot_be_claimed_by_another() {
     stolen["attachments"] = json!([id]);
     let request = Request::post("/api/v1/sites/other/complaints")
         .header(header::CONTENT_TYPE, "application/json")
+        .header("Heard-Proof", solved_proof(&harness.router, "other").await)
         .body(Body::from(stolen.to_string()))
         .unwrap();
     let error = error_body(

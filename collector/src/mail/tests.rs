@@ -140,9 +140,16 @@ async fn queued_mail_survives_a_restart_and_arrives_exactly_once() {
     // SMTP is down: one attempt fails and the message stays queued.
     let store = Store::open(&path, 64, 1024).unwrap();
     let site = site(&store).await;
-    let accepted = intake::submit(&store, "http://heard.test", &site, with_email("de"), None, None)
-        .await
-        .unwrap();
+    let accepted = intake::submit(
+        &store,
+        "http://heard.test",
+        &site,
+        with_email("de"),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     let down = smtp_down().await;
     let worker = Worker::start(&store, Outgoing::loopback(down.port), &clock);
     let failed = eventually("a failed attempt", || async {
@@ -186,9 +193,16 @@ async fn a_message_that_keeps_failing_is_parked_not_dropped() {
     let store = Store::open(&directory.path().join("heard.sqlite3"), 64, 1024).unwrap();
     let clock = Clock::manual(START);
     let site = site(&store).await;
-    intake::submit(&store, "http://heard.test", &site, with_email("en"), None, None)
-        .await
-        .unwrap();
+    intake::submit(
+        &store,
+        "http://heard.test",
+        &site,
+        with_email("en"),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     let down = smtp_down().await;
     let worker = Worker::start(&store, Outgoing::loopback(down.port), &clock);
     for attempt in 1..=3 {
@@ -220,9 +234,16 @@ async fn without_an_smtp_server_mail_waits_in_the_queue() {
     let directory = tempfile::tempdir().unwrap();
     let store = Store::open(&directory.path().join("heard.sqlite3"), 64, 1024).unwrap();
     let site = site(&store).await;
-    intake::submit(&store, "http://heard.test", &site, with_email("en"), None, None)
-        .await
-        .unwrap();
+    intake::submit(
+        &store,
+        "http://heard.test",
+        &site,
+        with_email("en"),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     let unconfigured = Outgoing::from_settings(&crate::Settings::default()).unwrap();
     let worker = Worker::start(&store, unconfigured, &Clock::manual(START));
     store.mail_queued().notify_one();

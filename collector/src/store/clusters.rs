@@ -102,7 +102,8 @@ struct Fresh {
     created_at: i64,
     description: String,
     answers: String,
-    deleted: bool,
+    /// Deleted by the shopper, or suspected spam: compared with nothing.
+    left_out: bool,
 }
 
 fn candidates(
@@ -111,7 +112,8 @@ fn candidates(
 ) -> Result<Vec<Candidates>, StoreError> {
     let cursor = cursor(connection)?;
     let mut fresh = connection.prepare_cached(
-        "SELECT id, merchant_id, category, created_at, description, answers, deleted_at
+        "SELECT id, merchant_id, category, created_at, description, answers,
+            deleted_at IS NOT NULL OR spam IS NOT NULL
          FROM complaints WHERE id > ?1 ORDER BY id LIMIT ?2",
     )?;
     let fresh: Vec<Fresh> = fresh
@@ -123,14 +125,14 @@ fn candidates(
                 created_at: row.get(3)?,
                 description: row.get(4)?,
                 answers: row.get(5)?,
-                deleted: row.get::<_, Option<i64>>(6)?.is_some(),
+                left_out: row.get(6)?,
             })
         })?
         .collect::<Result<_, _>>()?;
     let mut earlier = connection.prepare_cached(
         "SELECT id, description, answers FROM complaints
          WHERE merchant_id = ?1 AND category = ?2 AND id < ?3 AND created_at >= ?4
-           AND deleted_at IS NULL
+           AND deleted_at IS NULL AND spam IS NULL
          ORDER BY id DESC LIMIT ?5",
     )?;
     let mut list = Vec::with_capacity(fresh.len());
@@ -144,7 +146,7 @@ fn candidates(
             &compared_text(&new.description, &new.answers),
             policy.max_text_chars,
         );
-        if !new.deleted && !fingerprint.is_empty() {
+        if !new.left_out && !fingerprint.is_empty() {
             let rows = earlier.query_map(
                 params![
                     new.merchant_id,
@@ -518,7 +520,7 @@ fn detail(
             "SELECT c.reference, s.site_key, s.name, c.status, c.created_at, m.similarity
              FROM cluster_members m JOIN complaints c ON c.id = m.complaint_id
              JOIN sites s ON s.id = c.site_id
-             WHERE m.cluster_id = ?1 AND c.merchant_id = ?2
+             WHERE m.cluster_id = ?1 AND c.merchant_id = ?2 AND c.spam IS NULL
              ORDER BY c.created_at DESC, c.id DESC LIMIT ?3",
         )?
         .query_map(params![cluster_id, merchant_id, limit as i64], |row| {

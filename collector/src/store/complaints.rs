@@ -57,6 +57,8 @@ pub enum SpamReason {
     Honeypot,
     /// The form was sent faster than a person can fill it in.
     TooFast,
+    /// Staff marked a complaint that got through as spam.
+    Staff,
 }
 
 impl SpamReason {
@@ -64,6 +66,7 @@ impl SpamReason {
         match self {
             Self::Honeypot => "honeypot",
             Self::TooFast => "too_fast",
+            Self::Staff => "staff",
         }
     }
 
@@ -71,6 +74,7 @@ impl SpamReason {
         match text {
             "honeypot" => Some(Self::Honeypot),
             "too_fast" => Some(Self::TooFast),
+            "staff" => Some(Self::Staff),
             _ => None,
         }
     }

@@ -65,27 +65,31 @@ fn figures(
 ) -> Result<DigestFigures, StoreError> {
     let new = count(
         connection,
-        "SELECT count(*) FROM complaints WHERE merchant_id = ?1 AND created_at >= ?2 AND created_at < ?3",
+        // Suspected spam (`spam IS NOT NULL`) counts nowhere until restored.
+        "SELECT count(*) FROM complaints WHERE merchant_id = ?1 AND created_at >= ?2 AND created_at < ?3
+           AND spam IS NULL",
         params![merchant_id, start, end],
     )?;
     let overdue = count(
         connection,
         "SELECT count(*) FROM complaints WHERE merchant_id = ?1 AND created_at < ?2
-           AND deleted_at IS NULL AND status NOT IN ('resolved', 'closed')
+           AND deleted_at IS NULL AND spam IS NULL AND status NOT IN ('resolved', 'closed')
            AND ((first_response_at IS NULL AND first_response_due_at < ?2)
                 OR (resolved_at IS NULL AND resolution_due_at < ?2))",
         params![merchant_id, end],
     )?;
     let resolved = count(
         connection,
-        "SELECT count(*) FROM complaints WHERE merchant_id = ?1 AND resolved_at >= ?2 AND resolved_at < ?3",
+        "SELECT count(*) FROM complaints WHERE merchant_id = ?1 AND resolved_at >= ?2 AND resolved_at < ?3
+           AND spam IS NULL",
         params![merchant_id, start, end],
     )?;
     let (answers, average, quick): (i64, Option<f64>, Option<f64>) = connection
         .prepare_cached(
             "SELECT count(*), avg(s.satisfaction), avg(s.quick_enough)
              FROM complaint_surveys s JOIN complaints c ON c.id = s.complaint_id
-             WHERE c.merchant_id = ?1 AND s.updated_at >= ?2 AND s.updated_at < ?3",
+             WHERE c.merchant_id = ?1 AND s.updated_at >= ?2 AND s.updated_at < ?3
+               AND c.spam IS NULL",
         )?
         .query_row(params![merchant_id, start, end], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -107,7 +111,7 @@ fn figures(
     let top_value_orientations = connection
         .prepare_cached(
             "SELECT value_orientation, count(*) AS n FROM complaints
-             WHERE merchant_id = ?1 AND created_at >= ?2 AND created_at < ?3
+             WHERE merchant_id = ?1 AND created_at >= ?2 AND created_at < ?3 AND spam IS NULL
                AND value_orientation IS NOT NULL AND value_orientation <> ''
              GROUP BY value_orientation ORDER BY n DESC, value_orientation LIMIT ?4",
         )?

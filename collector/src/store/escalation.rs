@@ -54,6 +54,7 @@ fn overdue(
                 FROM complaints c
                 WHERE c.{done} IS NULL AND c.{due} < ?2 AND c.{due} >= ?7
                   AND c.deleted_at IS NULL AND c.status NOT IN ('resolved', 'closed')
+                  AND c.spam IS NULL
             )
             SELECT id, merchant_id, due_at, last_step FROM open
             WHERE last_step < 3
@@ -274,7 +275,7 @@ fn still_overdue(connection: &Connection, item: &Overdue, now: i64) -> Result<bo
         .prepare_cached(&format!(
             "SELECT 1 FROM complaints
              WHERE id = ?1 AND {done} IS NULL AND {due} < ?2 AND deleted_at IS NULL
-               AND status NOT IN ('resolved', 'closed')"
+               AND spam IS NULL AND status NOT IN ('resolved', 'closed')"
         ))?
         .query_row(params![item.complaint_id, now], |_| Ok(()))
         .optional()?

@@ -39,6 +39,9 @@ pub struct InboxFilter {
     pub created_before: Option<i64>,
     /// Every term must occur in the complaint's text, a reply or a note.
     pub terms: Vec<String>,
+    /// The spam folder instead of the inbox: only suspected spam, newest
+    /// first. Otherwise suspected spam is left out of every list.
+    pub spam_folder: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +88,9 @@ pub struct InboxRow {
     pub first_response_at: Option<i64>,
     pub first_response_due_at: Option<i64>,
     pub resolution_due_at: Option<i64>,
+    /// Why it is suspected spam (`honeypot`, `too_fast`, `staff`); only in
+    /// the spam folder.
+    pub spam: Option<String>,
     #[serde(skip)]
     pub id: i64,
 }
@@ -137,6 +143,9 @@ pub struct ComplaintDetail {
     pub timeline: Vec<TimelineEvent>,
     /// The shopper's answer to the satisfaction survey, once given.
     pub survey: Option<Survey>,
+    /// Why it waits in the spam folder (`honeypot`, `too_fast`, `staff`);
+    /// `None` once restored, and for everything else.
+    pub spam: Option<String>,
     #[serde(skip)]
     pub id: i64,
 }
@@ -233,10 +242,43 @@ pub(super) fn list(
     after: Option<InboxPosition>,
     limit: usize,
 ) -> Result<InboxPage, StoreError> {
+    // A search for common terms first walks the list checking complaint by
+    // complaint (`store/search.rs`); when that walk is not enough to be
+    // sure of the page, the page is found from the terms' matches instead.
+    if !filter.spam_folder
+        && super::search::common_terms(connection, &filter.terms)?
+        && let Some(page) = list_with(connection, merchant_id, filter, as_of, after, limit, true)?
+    {
+        return Ok(page);
+    }
+    list_with(connection, merchant_id, filter, as_of, after, limit, false)?
+        .ok_or_else(|| StoreError::Task("the inbox list gave up without walking".to_owned()))
+}
+
+/// The list; with `walk`, every search term is checked complaint by
+/// complaint as each part is walked in order, and `None` says the walk
+/// ended before the page was certain.
+pub(super) fn list_with(
+    connection: &Connection,
+    merchant_id: i64,
+    filter: &InboxFilter,
+    as_of: i64,
+    after: Option<InboxPosition>,
+    limit: usize,
+    walk: bool,
+) -> Result<Option<InboxPage>, StoreError> {
     let mut sql = SqlBuilder::default();
     let as_of_p = sql.bind(Value::Integer(as_of));
     let merchant_p = sql.bind(Value::Integer(merchant_id));
     let mut conditions = vec![format!("c.merchant_id = {merchant_p}")];
+    // Suspected spam stays out of the inbox until restored; the spam
+    // folder is the one place it shows (issue 9). Kept apart from the
+    // search clause below.
+    conditions.push(if filter.spam_folder {
+        "c.spam IS NOT NULL".to_owned()
+    } else {
+        "c.spam IS NULL".to_owned()
+    });
     if !filter.statuses.is_empty() {
         let list: Vec<String> = filter
             .statuses
@@ -289,13 +331,27 @@ pub(super) fn list(
         // The index lives in its own file (`store/search.rs`).
         super::search::attach(connection)?;
     }
+    // Terms checked complaint by complaint while walking (`walk`): the
+    // parameters of their phrases.
+    let mut walked_terms = Vec::new();
     for term in &filter.terms {
         // The trigram index needs three characters; shorter terms (common in
-        // Chinese and Japanese: 坏了, 遅い) scan the same rows with LIKE.
-        if term.chars().count() >= 3 {
-            let parameter = sql.bind(Value::Text(format!("\"{}\"", term.replace('"', "\"\""))));
+        // Chinese and Japanese: 坏了, 遅い) are looked up in the grams index,
+        // and any other short term scans the same rows with LIKE.
+        if walk {
+            walked_terms.push(sql.bind(Value::Text(super::search::phrase(term))));
+        } else if term.chars().count() >= 3 {
+            let parameter = sql.bind(Value::Text(super::search::phrase(term)));
             conditions.push(format!(
                 "c.id IN (SELECT rowid >> {shift} FROM search.search_text WHERE search_text MATCH {parameter})",
+                shift = super::search::DOC_SHIFT
+            ));
+        } else if super::search::is_short_cjk(term) {
+            // One or two Chinese, Japanese or Korean letters: one token of
+            // the grams index (`store/search.rs`).
+            let parameter = sql.bind(Value::Text(super::search::phrase(term)));
+            conditions.push(format!(
+                "c.id IN (SELECT rowid >> {shift} FROM search.search_grams WHERE search_grams MATCH {parameter})",
                 shift = super::search::DOC_SHIFT
             ));
         } else {
@@ -323,6 +379,10 @@ pub(super) fn list(
     let limit_p = sql.bind(Value::Integer(limit as i64 + 1));
     let conditions = conditions.join(" AND ");
     let mut parts = Vec::new();
+    // With `walk`: each walked part's candidates (open or not), to tell
+    // afterwards whether the walk saw all of them.
+    let mut walked_parts: Vec<(bool, String)> = Vec::new();
+    const WALK: i64 = super::search::WALK_CANDIDATES;
     let keyset = match after {
         Some(position) => {
             let score = sql.bind(Value::Integer(position.score));
@@ -336,25 +396,60 @@ pub(super) fn list(
     // Always the partial index, even when another index matches more of
     // the filter: the open complaints are the few, and SQLite (with no
     // statistics) would otherwise guess, e.g. every unassigned complaint.
-    if wants(false) && after.is_none_or(|position| position.score >= 0) {
+    if filter.spam_folder {
+        // The spam folder is newest first: every row scores -1 and the
+        // page is one range of `complaints_spam_folder`.
+        let continues = match after {
+            Some(position) => {
+                let created_at = sql.bind(Value::Integer(position.created_at));
+                let id = sql.bind(Value::Integer(position.id));
+                format!("AND (c.created_at, c.id) < ({created_at}, {id})")
+            }
+            None => String::new(),
+        };
         parts.push(format!(
+            "SELECT * FROM (
+                SELECT c.id, c.created_at, -1 AS score
+                FROM complaints c INDEXED BY complaints_spam_folder JOIN sites s ON s.id = c.site_id
+                WHERE {conditions} {continues}
+                ORDER BY c.created_at DESC, c.id DESC
+                LIMIT {limit_p}
+            )"
+        ));
+    } else if wants(false) && after.is_none_or(|position| position.score >= 0) {
+        let open = format!(
             "SELECT c.id, c.created_at, {score} AS score
              FROM complaints c INDEXED BY complaints_open_order JOIN sites s ON s.id = c.site_id
              WHERE {conditions} AND c.status NOT IN ('resolved', 'closed')",
             score = score_sql(&as_of_p),
-        ));
+        );
+        if walk {
+            // The open complaints in the page's order first (from the
+            // index alone), then checked one by one until a page is found.
+            let candidates = format!(
+                "SELECT * FROM ({open}) {keyset}
+                 ORDER BY score DESC, created_at DESC, id DESC LIMIT {WALK}"
+            );
+            parts.push(format!(
+                "SELECT * FROM (SELECT * FROM ({candidates}) AS o WHERE {matched} LIMIT {limit_p})",
+                matched = super::search::walked_matches(&walked_terms, "o.id"),
+            ));
+            walked_parts.push((true, candidates));
+        } else {
+            parts.push(open);
+        }
     }
     // A search with few matches (an order number, a name) starts the
     // finished part from the matches (the unary `+` keeps SQLite off the
     // merchant's indexes, which would walk every finished complaint newest
     // first looking for a rare match); a common word walks them newest
     // first and stops after a page. The merchant filter applies either way.
-    let finished_conditions = if super::search::few_matches(connection, &filter.terms)? {
+    let finished_conditions = if !walk && super::search::few_matches(connection, &filter.terms)? {
         conditions.replacen("c.merchant_id =", "+c.merchant_id =", 1)
     } else {
         conditions.clone()
     };
-    if wants(true) {
+    if wants(true) && !filter.spam_folder {
         let continues = match after {
             Some(position) if position.score < 0 => {
                 let created_at = sql.bind(Value::Integer(position.created_at));
@@ -363,21 +458,36 @@ pub(super) fn list(
             }
             _ => String::new(),
         };
-        parts.push(format!(
-            "SELECT * FROM (
-                SELECT c.id, c.created_at, -1 AS score
-                FROM complaints c JOIN sites s ON s.id = c.site_id
-                WHERE {finished_conditions} AND c.status IN ('resolved', 'closed') {continues}
-                ORDER BY c.created_at DESC, c.id DESC
-                LIMIT {limit_p}
-            )"
-        ));
+        if walk {
+            let candidates = format!(
+                "SELECT c.id, c.created_at, -1 AS score
+                 FROM complaints c JOIN sites s ON s.id = c.site_id
+                 WHERE {finished_conditions} AND c.status IN ('resolved', 'closed') {continues}
+                 ORDER BY c.created_at DESC, c.id DESC
+                 LIMIT {WALK}"
+            );
+            parts.push(format!(
+                "SELECT * FROM (SELECT * FROM ({candidates}) AS f WHERE {matched} LIMIT {limit_p})",
+                matched = super::search::walked_matches(&walked_terms, "f.id"),
+            ));
+            walked_parts.push((false, candidates));
+        } else {
+            parts.push(format!(
+                "SELECT * FROM (
+                    SELECT c.id, c.created_at, -1 AS score
+                    FROM complaints c JOIN sites s ON s.id = c.site_id
+                    WHERE {finished_conditions} AND c.status IN ('resolved', 'closed') {continues}
+                    ORDER BY c.created_at DESC, c.id DESC
+                    LIMIT {limit_p}
+                )"
+            ));
+        }
     }
     if parts.is_empty() {
-        return Ok(InboxPage {
+        return Ok(Some(InboxPage {
             rows: Vec::new(),
             next: None,
-        });
+        }));
     }
     let query = format!(
         "WITH page AS (
@@ -392,18 +502,37 @@ pub(super) fn list(
             (SELECT group_concat(tag, char(31)) FROM complaint_tags t WHERE t.complaint_id = c.id),
             c.created_at, c.first_response_at, c.first_response_due_at,
             c.resolution_due_at,
-            page.score
+            page.score, c.spam
         FROM page JOIN complaints c ON c.id = page.id JOIN sites s ON s.id = c.site_id
         ORDER BY page.score DESC, c.created_at DESC, c.id DESC",
         parts = parts.join(" UNION ALL "),
     );
     let mut statement = connection.prepare(&query)?;
-    let rows = statement.query_map(params_from_iter(sql.values), |row| {
+    let rows = statement.query_map(params_from_iter(&sql.values), |row| {
         Ok(inbox_row(row, as_of))
     })?;
     let mut rows = rows
         .map(|row| row.map_err(StoreError::from).and_then(|row| row))
         .collect::<Result<Vec<_>, _>>()?;
+    // A walked part is certain when it gave every row it could to the page
+    // (the page is full up to its rows: open ones rank first), or when the
+    // walk saw all of its candidates.
+    for (open, candidates) in &walked_parts {
+        let found = rows
+            .iter()
+            .filter(|row| (row.priority >= 0) == *open)
+            .count();
+        let page_full_through_part = if *open {
+            found > limit
+        } else {
+            rows.len() > limit
+        };
+        if !page_full_through_part
+            && super::search::walk_was_cut(connection, candidates, &sql.values)?
+        {
+            return Ok(None);
+        }
+    }
     let next = if rows.len() > limit {
         rows.truncate(limit);
         rows.last().map(|last| InboxPosition {
@@ -415,7 +544,7 @@ pub(super) fn list(
     } else {
         None
     };
-    Ok(InboxPage { rows, next })
+    Ok(Some(InboxPage { rows, next }))
 }
 
 /// The inbox priority at `as_of`: the stored part (urgent, severity, mood),
@@ -473,6 +602,7 @@ fn inbox_row(row: &Row<'_>, as_of: i64) -> Result<InboxRow, StoreError> {
         first_response_due_at,
         resolution_due_at,
         priority: row.get(21)?,
+        spam: row.get(22)?,
     })
 }
 
@@ -507,7 +637,7 @@ pub(super) fn detail(
             c.contact_phone, c.identity, c.identity_verified, c.assignee_user_id,
             u.display_name, c.created_at, c.updated_at, c.first_response_at,
             c.resolved_at, c.first_response_due_at, c.resolution_due_at,
-            {score}
+            {score}, c.spam
          FROM complaints c
          JOIN sites s ON s.id = c.site_id
          LEFT JOIN users u ON u.id = c.assignee_user_id AND u.merchant_id = c.merchant_id
@@ -579,6 +709,7 @@ fn detail_row(row: &Row<'_>) -> Result<ComplaintDetail, StoreError> {
         first_response_due_at: row.get(31)?,
         resolution_due_at: row.get(32)?,
         priority: row.get(33)?,
+        spam: row.get(34)?,
         attachments: Vec::new(),
         tags: Vec::new(),
         timeline: Vec::new(),

@@ -136,7 +136,7 @@ fn counts(connection: &Connection, merchant_id: i64, now: i64) -> Result<InboxCo
             coalesce(sum(CASE WHEN {overdue} THEN 1 ELSE 0 END), 0),
             coalesce(sum(CASE WHEN NOT {overdue} AND {due_soon} THEN 1 ELSE 0 END), 0)
          FROM complaints
-         WHERE merchant_id = ?1 AND status NOT IN ('resolved', 'closed')"
+         WHERE merchant_id = ?1 AND status NOT IN ('resolved', 'closed') AND spam IS NULL"
     );
     Ok(connection.prepare_cached(&query)?.query_row(
         params![merchant_id, now, DUE_SOON_MS],

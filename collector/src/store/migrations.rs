@@ -21,6 +21,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_inbox_order_index.sql"),
     include_str!("migrations/0012_insights.sql"),
     include_str!("migrations/0013_spam_and_proofs.sql"),
+    include_str!("migrations/0014_spam_folder.sql"),
+    include_str!("migrations/0015_retention.sql"),
+    include_str!("migrations/0016_insights_rollups.sql"),
 ];
 
 /// Applies the migrations this database has not seen yet, each in its own transaction.

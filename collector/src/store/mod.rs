@@ -21,18 +21,22 @@ mod insights;
 mod mail;
 mod migrations;
 mod notifications;
+mod proofs;
+mod readers;
 mod relations;
+mod retention;
 mod routing;
 mod search;
 mod sessions;
 mod shopper;
 mod site_settings;
 mod sites;
+mod spam;
 mod users;
 mod writer;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 
 use heard_shared::SiteConfig;
 use rusqlite::Connection;
@@ -66,6 +70,7 @@ pub use mail::{MailKind, MailState, MailUpdate, NewMail, QueuedMail};
 pub use migrations::latest_version;
 pub use notifications::{Delivery, DueNotification, NotificationView};
 pub use relations::{Related, RelatedComplaint, RelationOutcome, RelationRefusal};
+pub use retention::Anonymized;
 #[cfg(test)]
 pub(crate) use routing::fixtures as routing_fixtures;
 pub use routing::{
@@ -76,6 +81,7 @@ pub use search::SearchMarks;
 pub use sessions::{NewSession, SessionRecord, Swept, Throttle};
 pub use shopper::{ComplaintExport, ExportedPhoto};
 pub use sites::{NewSite, Secret, Site};
+pub use spam::{FreshLink, SpamOutcome};
 pub use users::{Credentials, NewInvite, NewUser, Role, StaffChange, User};
 use writer::Writer;
 
@@ -127,8 +133,7 @@ pub struct Store {
 }
 
 struct Inner {
-    path: PathBuf,
-    readers: Mutex<Vec<Connection>>,
+    readers: Arc<readers::Readers>,
     writer: Writer,
     /// Rung after a commit that queued mail, so the mail worker need not wait
     /// for its next poll.
@@ -137,9 +142,6 @@ struct Inner {
     /// writer's path.
     search: search::Indexer,
 }
-
-/// How many idle read connections are kept.
-const IDLE_READERS: usize = 8;
 
 impl Store {
     /// Opens (creating if needed) the database, applies pending migrations and
@@ -151,8 +153,7 @@ impl Store {
         let search = search::Indexer::start(path)?;
         Ok(Store {
             inner: Arc::new(Inner {
-                path: path.to_owned(),
-                readers: Mutex::new(Vec::new()),
+                readers: Arc::new(readers::Readers::new(path)),
                 writer,
                 mail_queued: Arc::new(Notify::new()),
                 search,
@@ -173,27 +174,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let pooled = inner
-                .readers
-                .lock()
-                .map(|mut idle| idle.pop())
-                .unwrap_or(None);
-            let connection = match pooled {
-                Some(connection) => connection,
-                None => connection::open_reader(&inner.path)?,
-            };
-            let result = work(&connection);
-            if let Ok(mut idle) = inner.readers.lock()
-                && idle.len() < IDLE_READERS
-            {
-                idle.push(connection);
-            }
-            result
-        })
-        .await
-        .map_err(|error| StoreError::Task(error.to_string()))?
+        self.inner.readers.run(work).await
     }
 
     /// Answers when the database can be read.

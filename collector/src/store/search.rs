@@ -43,7 +43,7 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// Bumped when the index's layout changes: an index file of another version
 /// is deleted and rebuilt.
-const INDEX_VERSION: i64 = 2;
+const INDEX_VERSION: i64 = 3;
 
 /// Bits of a document's rowid below its complaint's id: room for the
 /// complaint's own text and 65 535 replies and notes.
@@ -63,6 +63,11 @@ const INDEX_SCHEMA: &str = "
         tokenize = 'trigram'
     );
     INSERT INTO search_text (search_text, rank) VALUES ('secure-delete', 1);
+    CREATE VIRTUAL TABLE IF NOT EXISTS search_grams USING fts5(
+        grams,
+        tokenize = 'unicode61 remove_diacritics 0'
+    );
+    INSERT INTO search_grams (search_grams, rank) VALUES ('secure-delete', 1);
 ";
 
 /// The last complaint indexed, by id and reference: a database restored from
@@ -137,25 +142,114 @@ pub(super) fn attach(connection: &Connection) -> Result<(), StoreError> {
 /// complaints costs less than walking a merchant's list looking for them.
 const FEW_MATCHES: i64 = 5_000;
 
-/// Whether one of `terms` (of three characters or more) has fewer than
+/// Whether one of `terms` (of three characters or more, or one or two CJK
+/// letters) has fewer than
 /// [`FEW_MATCHES`] documents; counted from the index alone and stopped at
 /// the bound, so it costs little even for a common word.
 pub(super) fn few_matches(connection: &Connection, terms: &[String]) -> Result<bool, StoreError> {
-    for term in terms.iter().filter(|term| term.chars().count() >= 3) {
+    for term in terms {
+        let table = if term.chars().count() >= 3 {
+            "search_text"
+        } else if is_short_cjk(term) {
+            "search_grams"
+        } else {
+            continue;
+        };
         let matches: i64 = connection
-            .prepare_cached(
-                "SELECT count(*) FROM (SELECT rowid FROM search.search_text
-                 WHERE search_text MATCH ?1 LIMIT ?2)",
-            )?
-            .query_row(
-                params![format!("\"{}\"", term.replace('"', "\"\"")), FEW_MATCHES],
-                |row| row.get(0),
-            )?;
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM (SELECT rowid FROM search.{table}
+                 WHERE {table} MATCH ?1 LIMIT ?2)"
+            ))?
+            .query_row(params![phrase(term), FEW_MATCHES], |row| row.get(0))?;
         if matches < FEW_MATCHES {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// A term as an FTS5 phrase: the whole term, quotes doubled.
+pub(super) fn phrase(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', "\"\""))
+}
+
+/// Documents matching all the terms at once above which the list looks for
+/// a search's page by walking its complaints in order and checking each
+/// (see [`walked_matches`]), instead of finding every match first: a common
+/// word ("refund": 356 000 documents of 1.4 million) costs about 100 ms to
+/// enumerate, each time it is used, and the page needs only a few dozen.
+#[cfg(not(test))]
+const MANY_MATCHES: i64 = 30_000;
+/// Small in tests, so that their few complaints are walked too.
+#[cfg(test)]
+const MANY_MATCHES: i64 = 2;
+
+/// Candidates a walked part of the list checks at most. Checking one costs
+/// one small FTS query (tens of microseconds); a walk that needs more than
+/// this is given up, and the page is found from the matches instead.
+#[cfg(not(test))]
+pub(super) const WALK_CANDIDATES: i64 = 1_000;
+/// Small in tests, so that walks are also cut short and given up.
+#[cfg(test)]
+pub(super) const WALK_CANDIDATES: i64 = 8;
+
+/// Whether the list should walk for `terms`: every term of three characters
+/// or more, and documents holding all of them together number at least
+/// [`MANY_MATCHES`] (counted from the index, stopped at the bound). Terms
+/// found together in one document are found together in its complaint, so
+/// this never overstates how common a match is.
+pub(super) fn common_terms(connection: &Connection, terms: &[String]) -> Result<bool, StoreError> {
+    if terms.is_empty() || terms.iter().any(|term| term.chars().count() < 3) {
+        return Ok(false);
+    }
+    attach(connection)?;
+    let all: Vec<String> = terms.iter().map(|term| phrase(term)).collect();
+    let matches: i64 = connection
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT rowid FROM search.search_text
+             WHERE search_text MATCH ?1 LIMIT ?2)",
+        )?
+        .query_row(params![all.join(" AND "), MANY_MATCHES], |row| row.get(0))?;
+    Ok(matches >= MANY_MATCHES)
+}
+
+/// SQL that is true when the complaint whose id is the SQL `id` has a
+/// document matching each phrase parameter of `phrases`: one rowid-range
+/// query of the index per term, which FTS5 answers by seeking, not by
+/// enumerating the term's matches.
+pub(super) fn walked_matches(phrases: &[String], id: &str) -> String {
+    if phrases.is_empty() {
+        return "1".to_owned();
+    }
+    phrases
+        .iter()
+        .map(|phrase| {
+            format!(
+                "EXISTS (SELECT 1 FROM search.search_text WHERE search_text MATCH {phrase}
+                     AND rowid BETWEEN ({id} << {DOC_SHIFT}) AND ({id} << {DOC_SHIFT}) + {last})",
+                last = DOCS_PER_COMPLAINT - 1
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// Whether a walk over `candidates` (SQL ending in `LIMIT`
+/// [`WALK_CANDIDATES`], its parameters among `values`) stopped before the
+/// end of them.
+pub(super) fn walk_was_cut(
+    connection: &Connection,
+    candidates: &str,
+    values: &[rusqlite::types::Value],
+) -> Result<bool, StoreError> {
+    // Naming the last parameter binds them all, used or not.
+    let last = values.len();
+    let seen: i64 = connection
+        .prepare(&format!(
+            "SELECT count(*) FROM ({candidates}) WHERE ?{last} IS ?{last}"
+        ))?
+        .query_row(rusqlite::params_from_iter(values), |row| row.get(0))?;
+    Ok(seen >= WALK_CANDIDATES)
 }
 
 /// The indexer thread and how to reach it.
@@ -413,11 +507,17 @@ fn run(
             signal.woken = false;
         }
         // Work until nothing is left, so a flood is indexed in full batches
-        // and a stop request is seen between batches.
+        // and a stop request is seen between batches. A long catch-up (a
+        // rebuild) publishes its marks only once its segments are merged,
+        // so whoever waits for it searches the merged index.
+        let mut batches = 0;
         loop {
             match step(source, index) {
                 Ok(Some(marks)) => {
-                    publish.send_replace(marks);
+                    batches += 1;
+                    if batches < TIDY_AFTER_BATCHES {
+                        publish.send_replace(marks);
+                    }
                     if shared
                         .signal
                         .lock()
@@ -428,6 +528,11 @@ fn run(
                     }
                 }
                 Ok(None) => {
+                    if batches >= TIDY_AFTER_BATCHES
+                        && let Err(error) = tidy(index)
+                    {
+                        tracing::warn!(%error, "merging the search index's segments failed");
+                    }
                     if let Ok(marks) = read_marks(index) {
                         publish.send_replace(marks);
                     }
@@ -441,6 +546,44 @@ fn run(
             }
         }
     }
+}
+
+/// Segments of the index above which [`tidy`] merges them into one.
+const MAX_SEGMENTS: i64 = 8;
+
+/// Batches in one catch-up after which the indexer tidies the index: a
+/// rebuild, or a backlog of 100 000 documents, not the few documents of
+/// each wake in normal running, whose small segments FTS5's own automatic
+/// merging keeps few (merging all into one rewrites the whole index).
+#[cfg(not(test))]
+const TIDY_AFTER_BATCHES: usize = 50;
+/// One in tests, so that their small indexes are tidied too.
+#[cfg(test)]
+const TIDY_AFTER_BATCHES: usize = 1;
+
+/// Merges the index into one segment when it has more than
+/// [`MAX_SEGMENTS`]. Each search term is looked up in every segment, so a
+/// check of one complaint (a walk of the list, `walked_matches`) costs
+/// about 200 µs over the 21 segments a rebuild of a million complaints
+/// leaves, and 30 µs over one. Runs when a long catch-up ends (after a
+/// rebuild: about 30 s at a million complaints).
+fn tidy(index: &Connection) -> Result<(), StoreError> {
+    for table in ["search_text", "search_grams"] {
+        let segments: i64 = index.query_row(
+            &format!("SELECT count(DISTINCT segid) FROM {table}_idx"),
+            [],
+            |row| row.get(0),
+        )?;
+        if segments > MAX_SEGMENTS {
+            index.execute(
+                &format!("INSERT INTO {table} ({table}) VALUES ('optimize')"),
+                [],
+            )?;
+            // The old segments' pages must not linger in the WAL either.
+            checkpoint(index)?;
+        }
+    }
+    Ok(())
 }
 
 /// One batch: new complaints, else new replies, else deletions. `None` when
@@ -492,8 +635,6 @@ fn index_complaints(
                 reference
          FROM complaints WHERE id > ?1 ORDER BY id LIMIT ?2",
     )?;
-    let mut insert =
-        index.prepare_cached("INSERT INTO search_text (rowid, body) VALUES (?1, ?2)")?;
     let mut rows = read.query(params![after, BATCH])?;
     let mut high = None;
     let mut last_reference = String::new();
@@ -504,7 +645,7 @@ fn index_complaints(
         // A complaint deleted before it was indexed has no words to index.
         if kept {
             let body: String = row.get(2)?;
-            insert.execute(params![id << DOC_SHIFT, body])?;
+            insert_document(index, id << DOC_SHIFT, &body)?;
         }
         high = Some(id);
     }
@@ -519,6 +660,62 @@ fn index_complaints(
             .execute([high])?;
     }
     Ok(high)
+}
+
+/// Indexes one document: its text for the trigram index, and its Chinese,
+/// Japanese and Korean characters and pairs of neighbours (if any) for
+/// terms of one or two of them, which trigrams cannot find.
+fn insert_document(index: &Connection, rowid: i64, body: &str) -> Result<(), StoreError> {
+    index
+        .prepare_cached("INSERT INTO search_text (rowid, body) VALUES (?1, ?2)")?
+        .execute(params![rowid, body])?;
+    let grams = cjk_grams(body);
+    if !grams.is_empty() {
+        index
+            .prepare_cached("INSERT INTO search_grams (rowid, grams) VALUES (?1, ?2)")?
+            .execute(params![rowid, grams])?;
+    }
+    Ok(())
+}
+
+/// Whether `character` is a Chinese, Japanese or Korean letter: Han
+/// ideographs, kana and Hangul, all of which FTS5's `unicode61` tokenizer
+/// keeps inside tokens (they are letters to Unicode).
+pub(super) fn is_cjk(character: char) -> bool {
+    matches!(character as u32,
+        0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FFFF
+        | 0x3041..=0x3096 | 0x309D..=0x309F
+        | 0x30A1..=0x30FA | 0x30FC..=0x30FF | 0x31F0..=0x31FF | 0xFF66..=0xFF9D
+        | 0xAC00..=0xD7A3 | 0x1100..=0x11FF | 0x3131..=0x318E)
+}
+
+/// Every CJK letter of `text` and every pair of neighbouring ones, as
+/// words separated by spaces: "发货太慢" gives "发 发货 货 货太 太 太慢 慢".
+/// A term of one or two CJK letters is then one token of this text.
+fn cjk_grams(text: &str) -> String {
+    let mut grams = String::new();
+    let mut previous: Option<char> = None;
+    for character in text.chars() {
+        if !is_cjk(character) {
+            previous = None;
+            continue;
+        }
+        if let Some(before) = previous {
+            grams.push(before);
+            grams.push(character);
+            grams.push(' ');
+        }
+        grams.push(character);
+        grams.push(' ');
+        previous = Some(character);
+    }
+    grams
+}
+
+/// A term the grams index answers: one or two CJK letters.
+pub(super) fn is_short_cjk(term: &str) -> bool {
+    let count = term.chars().count();
+    (1..=2).contains(&count) && term.chars().all(is_cjk)
 }
 
 /// Indexes replies and notes after event `after`; the highest id read.
@@ -537,8 +734,6 @@ fn index_events(
     let mut next = index.prepare_cached(
         "SELECT coalesce(max(rowid) + 1, ?1 + 1) FROM search_text WHERE rowid BETWEEN ?1 AND ?2",
     )?;
-    let mut insert =
-        index.prepare_cached("INSERT INTO search_text (rowid, body) VALUES (?1, ?2)")?;
     let mut rows = read.query(params![after, BATCH])?;
     let mut high = None;
     while let Some(row) = rows.next()? {
@@ -551,7 +746,7 @@ fn index_events(
                     row.get(0)
                 })?;
             if rowid < first + DOCS_PER_COMPLAINT {
-                insert.execute(params![rowid, body])?;
+                insert_document(index, rowid, &body)?;
             } else {
                 tracing::warn!(
                     event = id,
@@ -578,9 +773,12 @@ fn remove_forgotten(
         .collect::<Result<_, _>>()?;
     let mut remove =
         index.prepare_cached("DELETE FROM search_text WHERE rowid BETWEEN ?1 AND ?2")?;
+    let mut remove_grams =
+        index.prepare_cached("DELETE FROM search_grams WHERE rowid BETWEEN ?1 AND ?2")?;
     for (_, complaint_id) in &forgotten {
         let first = complaint_id << DOC_SHIFT;
         remove.execute(params![first, first + DOCS_PER_COMPLAINT - 1])?;
+        remove_grams.execute(params![first, first + DOCS_PER_COMPLAINT - 1])?;
     }
     Ok(forgotten.last().map(|(id, _)| *id))
 }
@@ -605,6 +803,8 @@ mod tests {
     use super::*;
     use crate::store::inbox_fixtures::{START, complaint, record, site};
     use crate::store::test_support::temp_store;
+    use heard_shared::Severity;
+
     use crate::store::{InboxAction, InboxFilter};
 
     async fn search(store: &Store, merchant: i64, query: &str) -> Vec<String> {
@@ -674,6 +874,227 @@ mod tests {
         let later = store.search_caught_up().await.unwrap();
         assert!(later.event > marks.event);
         assert_eq!(search(store, merchant, "配達が遅い").await, [kettle]);
+    }
+
+    /// Every page of `filter`, following the cursor, walked or not.
+    fn all_pages(
+        connection: &Connection,
+        merchant: i64,
+        filter: &InboxFilter,
+        walk: bool,
+    ) -> Vec<Option<Vec<String>>> {
+        let mut pages = Vec::new();
+        let mut after = None;
+        loop {
+            let page =
+                crate::store::inbox::list_with(connection, merchant, filter, START, after, 3, walk)
+                    .unwrap();
+            let Some(page) = page else {
+                pages.push(None);
+                return pages;
+            };
+            pages.push(Some(
+                page.rows.iter().map(|row| row.reference.clone()).collect(),
+            ));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return pages,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn walking_the_list_for_common_terms_finds_the_pages_every_match_gives() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (merchant, shop) = site(store, "Acme", "shop").await;
+        let (_, foreign) = site(store, "Other", "other").await;
+        // Open and finished complaints of every priority; every third
+        // mentions the kettle, and the other merchant's kettles never count.
+        let mut references = Vec::new();
+        for number in 0..30_i64 {
+            let text = if number % 3 == 0 {
+                format!("Kettle number{number} leaks")
+            } else {
+                format!("Toaster number{number} burns")
+            };
+            let mut new = complaint(shop, START - number * 3_600_000, &text);
+            new.urgent = number % 7 == 0;
+            new.severity =
+                Some([Severity::Serious, Severity::Inconvenience][(number % 2) as usize]);
+            references.push(record(store, new).await);
+            record(store, complaint(foreign, START, "Kettle elsewhere")).await;
+        }
+        let finished: Vec<String> = references.iter().skip(1).step_by(2).cloned().collect();
+        store
+            .inner
+            .writer
+            .run(move |connection| {
+                for reference in &finished {
+                    connection.execute(
+                        "UPDATE complaints SET status = 'resolved' WHERE reference = ?1",
+                        [reference],
+                    )?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        store.search_caught_up().await.unwrap();
+
+        let filter = |terms: &[&str]| InboxFilter {
+            terms: terms.iter().map(|term| (*term).to_owned()).collect(),
+            ..InboxFilter::default()
+        };
+        let (kettle, both, toaster) = store
+            .read(move |connection| {
+                attach(connection)?;
+                let compare = |terms: &[&str]| {
+                    let walked = all_pages(connection, merchant, &filter(terms), true);
+                    let found = all_pages(connection, merchant, &filter(terms), false);
+                    (walked, found)
+                };
+                Ok((
+                    compare(&["kettle"]),
+                    compare(&["kettle", "leaks"]),
+                    compare(&["toaster"]),
+                ))
+            })
+            .await
+            .unwrap();
+        for (walked, found) in [&kettle, &both, &toaster] {
+            assert!(found.iter().all(Option::is_some), "{found:?}");
+            // A walk either gives the page that finding every match gives,
+            // or gives up (the list then finds the matches).
+            for (walked, found) in walked.iter().zip(found) {
+                if let Some(walked) = walked {
+                    assert_eq!(Some(walked), found.as_ref());
+                }
+            }
+        }
+        let pages =
+            |pages: &[Option<Vec<String>>]| -> usize { pages.iter().flatten().map(Vec::len).sum() };
+        assert_eq!(pages(&kettle.1), 10);
+        assert_eq!(pages(&both.1), 10);
+        assert_eq!(pages(&toaster.1), 20);
+        // The toaster is in two of three candidates: walking finds its first
+        // page; the kettle, in one of three, is given up on within eight.
+        assert!(toaster.0[0].is_some());
+        assert!(kettle.0.iter().any(Option::is_none), "{kettle:?}");
+        // Through the store, every page is the one every match gives.
+        let through_store = search(store, merchant, "kettle").await;
+        assert_eq!(through_store.len(), 10);
+    }
+
+    #[test]
+    fn cjk_letters_and_their_neighbours_become_words() {
+        assert_eq!(cjk_grams("发货太慢"), "发 发货 货 货太 太 太慢 慢 ");
+        assert_eq!(
+            cjk_grams("Kettle 坏了! 配達が"),
+            "坏 坏了 了 配 配達 達 達が が "
+        );
+        assert_eq!(cjk_grams("한국 no"), "한 한국 국 ");
+        assert!(cjk_grams("plain text, ٣٤").is_empty());
+        assert!(is_short_cjk("退款") && is_short_cjk("坏") && is_short_cjk("遅い"));
+        assert!(!is_short_cjk("退款了") && !is_short_cjk("a退") && !is_short_cjk("ab"));
+    }
+
+    #[tokio::test]
+    async fn short_cjk_terms_find_what_a_substring_scan_finds() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (merchant, shop) = site(store, "Acme", "shop").await;
+        let texts = [
+            "豆浆机用了三次就坏了",
+            "退款还没到账，坏透了",
+            "配達が遅いです",
+            "배송이 너무 늦어요",
+            "Refund 退 款 split by spaces",
+            "ｶﾀｶﾅ halfwidth",
+        ];
+        for text in texts {
+            record(store, complaint(shop, START, text)).await;
+        }
+        let replied = record(store, complaint(shop, START, "No CJK here")).await;
+        store
+            .inbox_act(
+                merchant,
+                1,
+                &replied,
+                InboxAction::Note("已经退款".to_owned()),
+                START,
+            )
+            .await
+            .unwrap();
+        store.search_caught_up().await.unwrap();
+        for term in [
+            "坏", "坏了", "退款", "退", "遅い", "배송", "늦", "ｶﾀ", "款s", "了，",
+        ] {
+            let pattern = format!("%{term}%");
+            let mut scanned: Vec<String> = store
+                .read(move |connection| {
+                    attach(connection)?;
+                    let mut statement = connection.prepare(
+                        "SELECT DISTINCT c.reference FROM search.search_text t
+                         JOIN complaints c ON c.id = t.rowid >> 16 WHERE t.body LIKE ?1",
+                    )?;
+                    let references = statement
+                        .query_map([pattern], |row| row.get(0))?
+                        .collect::<Result<Vec<String>, _>>()?;
+                    Ok(references)
+                })
+                .await
+                .unwrap();
+            let mut found = search(store, merchant, term).await;
+            scanned.sort();
+            found.sort();
+            assert_eq!(found, scanned, "{term}");
+        }
+        assert_eq!(search(store, merchant, "退款").await.len(), 2);
+    }
+
+    #[test]
+    fn tidying_merges_many_segments_into_one_and_keeps_every_document() {
+        let directory = tempfile::tempdir().unwrap();
+        let index = open_index_as_is(&directory.path().join("heard.sqlite3-search")).unwrap();
+        let segments = |index: &Connection| -> i64 {
+            index
+                .query_row(
+                    "SELECT count(DISTINCT segid) FROM search_text_idx",
+                    [],
+                    |row| row.get(0),
+                )
+                .unwrap()
+        };
+        // One segment per transaction, none merged on the way.
+        index
+            .execute(
+                "INSERT INTO search_text (search_text, rank) VALUES ('automerge', 0)",
+                [],
+            )
+            .unwrap();
+        for number in 0..12_i64 {
+            insert_document(
+                &index,
+                number << DOC_SHIFT,
+                &format!("kettle {number} 坏了"),
+            )
+            .unwrap();
+        }
+        assert_eq!(segments(&index), 12);
+        tidy(&index).unwrap();
+        assert_eq!(segments(&index), 1);
+        let found = |table: &str, term: &str| -> i64 {
+            index
+                .query_row(
+                    &format!("SELECT count(*) FROM {table} WHERE {table} MATCH ?1"),
+                    [phrase(term)],
+                    |row| row.get(0),
+                )
+                .unwrap()
+        };
+        assert_eq!(found("search_text", "kettle"), 12);
+        assert_eq!(found("search_grams", "坏了"), 12);
     }
 
     #[tokio::test]

@@ -145,16 +145,30 @@ pub(super) fn delete(
         .query_row([token_hash], |row| row.get(0))
         .optional()?;
     let Some(id) = id else { return Ok(false) };
+    erase(connection, id)?;
+    connection
+        .prepare_cached("UPDATE complaints SET deleted_at = ?2 WHERE id = ?1")?
+        .execute(params![id, now])?;
+    Ok(true)
+}
+
+/// The one eraser, shared by the shopper's deletion and retention
+/// (`retention.rs`): the complaint's words, contact details, identity,
+/// photos, status links, waiting mail and survey comment go, the event
+/// bodies of its timeline are cleared, and the search index is told to
+/// forget it. What stays is what counts and figures need. The caller marks
+/// why (`deleted_at` or `anonymized_at`) and checkpoints the WAL afterwards.
+pub(super) fn erase(connection: &Connection, id: i64) -> Result<(), StoreError> {
     connection
         .prepare_cached(
             "UPDATE complaints SET description = '', remedy = NULL, answers = '{}',
                  contact_name = NULL, contact_email = NULL, contact_phone = NULL,
                  page_url = NULL, user_agent = NULL, callback_window = NULL,
                  identity = NULL, identity_verified = 0,
-                 token_hash = randomblob(32), deleted_at = ?2
+                 token_hash = randomblob(32)
              WHERE id = ?1",
         )?
-        .execute(params![id, now])?;
+        .execute([id])?;
     for sql in [
         "DELETE FROM attachments WHERE complaint_id = ?1",
         "DELETE FROM receipt_tokens WHERE complaint_id = ?1",
@@ -166,6 +180,5 @@ pub(super) fn delete(
     ] {
         connection.prepare_cached(sql)?.execute([id])?;
     }
-    super::search::forget(connection, id)?;
-    Ok(true)
+    super::search::forget(connection, id)
 }

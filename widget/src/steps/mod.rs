@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use heard_shared::{FieldError, SiteConfig};
+use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::i18n::Texts;
@@ -31,8 +32,8 @@ pub struct StepContext {
     /// Checks this step and moves on, or points at what needs a look.
     pub on_next: Callback<()>,
     pub on_back: Callback<()>,
-    /// Checks everything and sends.
-    pub on_submit: Callback<()>,
+    /// Checks everything and sends; given what the honeypot holds.
+    pub on_submit: Callback<String>,
     /// Photos need to reach the collector themselves.
     pub collector: AttrValue,
     pub site_key: AttrValue,
@@ -72,7 +73,16 @@ impl StepContext {
             Callback::from(move |event: SubmitEvent| {
                 event.prevent_default();
                 if last {
-                    on_submit.emit(());
+                    // Read from the page, not from input events: a bot may
+                    // set the value by script without firing any.
+                    let honeypot = event
+                        .target_unchecked_into::<web_sys::Element>()
+                        .query_selector("[data-heard=honeypot]")
+                        .ok()
+                        .flatten()
+                        .map(|input| input.unchecked_into::<web_sys::HtmlInputElement>().value())
+                        .unwrap_or_default();
+                    on_submit.emit(honeypot);
                 } else {
                     on_next.emit(());
                 }
@@ -137,6 +147,7 @@ impl StepContext {
                 </div>
                 { body }
                 if last {
+                    { Self::honeypot() }
                     { self.notices() }
                 }
                 <div class="heard-actions">
@@ -147,6 +158,18 @@ impl StepContext {
                 </div>
             </form>
         }
+    }
+
+    /// The input only bots fill in: off-screen by its class (not
+    /// `display: none`, which bots recognise), out of the Tab order, hidden
+    /// from assistive technology, and named like a field bots like to fill.
+    /// Its label is not translated: people never see it.
+    fn honeypot() -> Html {
+        // Fixed markup with nothing from outside in it, as one string: a
+        // fraction of the wasm the `html!` tree for it would cost.
+        Html::from_html_unchecked(AttrValue::Static(
+            r#"<div class="heard-trap" aria-hidden="true"><label>Leave this empty <input type="text" name="website" tabindex="-1" autocomplete="off" data-heard="honeypot"></label></div>"#,
+        ))
     }
 
     /// Problems that belong to no input, and the sending status, in regions

@@ -14,11 +14,12 @@ use super::PageStaff;
 use super::layout::{self, Page, render, respond, span, time};
 use super::list::capitalised;
 use crate::domain::inbox::{self, InboxError, MAX_MESSAGE_CHARS, allowed_from};
+use crate::domain::spam;
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::html::escape;
 use crate::http::staff::Staff;
-use crate::store::{CannedReply, ComplaintDetail, Related, Role, TimelineEvent, User};
+use crate::store::{CannedReply, ComplaintDetail, Related, Role, SpamReason, TimelineEvent, User};
 
 pub async fn page(
     State(state): State<AppState>,
@@ -144,6 +145,7 @@ impl ComplaintView<'_> {
             received = time(detail.created_at),
             site = escape(&detail.site_name),
         );
+        self.spam_banner(&mut html);
         self.wants(&mut html);
         self.what_happened(&mut html);
         self.photos(&mut html);
@@ -154,6 +156,30 @@ impl ComplaintView<'_> {
         self.actions(&mut html);
         html.push_str("</article>\n");
         html
+    }
+
+    /// Suspected spam says so first, and why; agents and owners can put it
+    /// back in the inbox from here (issue 9).
+    fn spam_banner(&self, html: &mut String) {
+        let Some(reason) = self.detail.spam.as_deref() else {
+            return;
+        };
+        let words = SpamReason::parse(reason).map_or_else(|| reason.to_owned(), spam::describe);
+        let _ = write!(
+            html,
+            "<section class=\"spam-banner\" id=\"spam-banner\" aria-labelledby=\"spam-title\">\n\
+             <h2 id=\"spam-title\">Suspected spam: {words}</h2>\n\
+             <p>Nobody was notified and it is left out of the inbox, its counts and the \
+             figures. If a person sent it, restore it: it is then routed and the shopper's \
+             acknowledgement is sent.</p>\n",
+            words = escape(&words),
+        );
+        if self.staff.role().includes(Role::Agent) {
+            html.push_str(
+                "<p><button type=\"button\" data-action=\"restore-spam\">Not spam — restore</button></p>\n",
+            );
+        }
+        html.push_str("</section>\n");
     }
 
     fn due(&self) -> String {
@@ -444,6 +470,14 @@ impl ComplaintView<'_> {
                     format!("linked it with {with}")
                 }
             }
+            "marked_spam" => "moved it to the spam folder".to_owned(),
+            "spam_restored" => "said it is not spam and restored it to the inbox".to_owned(),
+            "anonymized" => match event.data["days"].as_i64() {
+                Some(days) => format!(
+                    "removed its text, photos and contact details: the merchant keeps finished complaints for {days} days"
+                ),
+                None => "removed its text, photos and contact details".to_owned(),
+            },
             other => layout::words(other),
         };
         let (class, marker) = match (event.kind.as_str(), event.public) {
@@ -517,7 +551,12 @@ impl ComplaintView<'_> {
         }
         if allowed_from(Status::Resolved).contains(&detail.status) {
             html.push_str(
-                "<button type=\"button\" data-action=\"resolve\" aria-keyshortcuts=\"e\">Mark resolved</button>",
+                "<button type=\"button\" data-action=\"resolve\" aria-keyshortcuts=\"e\">Mark resolved</button> ",
+            );
+        }
+        if detail.spam.is_none() {
+            html.push_str(
+                "<button type=\"button\" data-action=\"mark-spam\">Mark as spam</button>",
             );
         }
         html.push_str("</div>\n");

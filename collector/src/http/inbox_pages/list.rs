@@ -16,11 +16,14 @@ use super::PageStaff;
 use super::layout::{Page, render, respond, span, time, words};
 use crate::domain::inbox::{self, InboxError, ListRequest};
 use crate::domain::inbox_work::MAX_BULK;
+use crate::domain::spam;
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::html::escape;
 use crate::http::staff::Staff;
-use crate::store::{DUE_SOON_MS, InboxCounts, InboxRow, MerchantSite, Role, SavedView, User};
+use crate::store::{
+    DUE_SOON_MS, InboxCounts, InboxRow, MerchantSite, Role, SavedView, SpamReason, User,
+};
 
 const DAY: i64 = 24 * 60 * 60 * 1000;
 
@@ -68,12 +71,16 @@ pub struct Filters {
     pub q: String,
     #[serde(default)]
     pub cursor: String,
+    /// `spam` for the spam folder.
+    #[serde(default)]
+    pub folder: String,
 }
 
 impl Filters {
     /// The filter fields as `(name, value)`, without the cursor.
-    fn fields(&self) -> [(&'static str, &str); 13] {
+    fn fields(&self) -> [(&'static str, &str); 14] {
         [
+            ("folder", &self.folder),
             ("status", &self.status),
             ("site", &self.site),
             ("category", &self.category),
@@ -103,7 +110,7 @@ impl Filters {
     fn is_filtered(&self) -> bool {
         self.fields()
             .iter()
-            .any(|(_, value)| !value.trim().is_empty())
+            .any(|(name, value)| *name != "folder" && !value.trim().is_empty())
     }
 
     /// The domain's list request; date errors are collected in `errors`.
@@ -125,6 +132,7 @@ impl Filters {
             q: text(&self.q),
             cursor: text(&self.cursor),
             limit,
+            folder: text(&self.folder),
         }
     }
 }
@@ -146,6 +154,7 @@ pub async fn page(
     let sites = state.store.merchant_sites(merchant).await?;
     let people = state.store.users(merchant).await?;
     let counts = state.store.inbox_counts(merchant, now).await?;
+    let spam = state.store.spam_count(merchant).await?;
     let views = state.store.saved_views(merchant, staff.user_id()).await?;
     let (filters, answer) = match filters(query) {
         Ok(filters) => {
@@ -176,6 +185,7 @@ pub async fn page(
         sites: &sites,
         people: &people,
         counts,
+        spam,
         views: &views,
         rows: &rows,
         next: next.as_deref(),
@@ -200,6 +210,8 @@ struct ListView<'a> {
     sites: &'a [MerchantSite],
     people: &'a [User],
     counts: InboxCounts,
+    /// How many complaints wait in the spam folder.
+    spam: i64,
     views: &'a [SavedView],
     rows: &'a [InboxRow],
     next: Option<&'a str>,
@@ -210,7 +222,12 @@ struct ListView<'a> {
 impl ListView<'_> {
     fn render(&self) -> String {
         let mut html = String::with_capacity(16 * 1024);
-        html.push_str("<h1>Inbox</h1>\n");
+        html.push_str(if self.spam_folder() {
+            "<h1>Spam</h1>\n"
+        } else {
+            "<h1>Inbox</h1>\n"
+        });
+        html.push_str(&self.folders());
         html.push_str(&counts(&self.counts));
         html.push_str(&super::work::views_panel(
             self.staff,
@@ -285,6 +302,10 @@ impl ListView<'_> {
              aria-label=\"Search and filter\">\n<div class=\"search\">\
              <label for=\"q\">Search complaints, replies and notes</label>",
         );
+        if self.spam_folder() {
+            // Searching and filtering stay in the spam folder.
+            html.push_str("<input type=\"hidden\" name=\"folder\" value=\"spam\">");
+        }
         let _ = writeln!(
             html,
             "<input id=\"q\" name=\"q\" type=\"search\" value=\"{}\" maxlength=\"{}\" \
@@ -403,9 +424,28 @@ impl ListView<'_> {
         html
     }
 
-    /// Agents and owners act on complaints; viewers only read.
+    /// Agents and owners act on complaints; viewers only read. In the spam
+    /// folder a complaint is restored one at a time, from its page.
     fn can_act(&self) -> bool {
-        self.staff.role().includes(Role::Agent)
+        self.staff.role().includes(Role::Agent) && !self.spam_folder()
+    }
+
+    fn spam_folder(&self) -> bool {
+        self.filters.folder.trim() == "spam"
+    }
+
+    /// The inbox and the spam folder (issue 9), the current one marked.
+    fn folders(&self) -> String {
+        let current = |here: bool| if here { " aria-current=\"page\"" } else { "" };
+        format!(
+            "<nav class=\"folders\" aria-label=\"Folders\"><ul>\
+             <li><a href=\"/inbox\"{inbox}>Inbox</a></li>\
+             <li><a href=\"/inbox?folder=spam\" id=\"spam-folder\"{spam_current}>Spam ({spam})</a></li>\
+             </ul></nav>\n",
+            inbox = current(!self.spam_folder()),
+            spam_current = current(self.spam_folder()),
+            spam = self.spam,
+        )
     }
 
     /// The bar that acts on the complaints ticked in the list (`x` ticks
@@ -464,7 +504,7 @@ impl ListView<'_> {
         let _ = write!(
             html,
             "<table class=\"complaints\" id=\"complaints\">\n\
-             <caption>Complaints, most urgent first</caption>\n<thead><tr>{pick}\
+             <caption>{caption}</caption>\n<thead><tr>{pick}\
              <th scope=\"col\">Complaint</th><th scope=\"col\">Wants</th>\
              <th scope=\"col\">Status</th><th scope=\"col\">Received</th>\
              <th scope=\"col\">Due</th></tr></thead>\n<tbody id=\"rows\">\n",
@@ -472,6 +512,11 @@ impl ListView<'_> {
                 "<th scope=\"col\" class=\"pick\"><span class=\"visually-hidden\">Selected</span></th>"
             } else {
                 ""
+            },
+            caption = if self.spam_folder() {
+                "Suspected spam, newest first"
+            } else {
+                "Complaints, most urgent first"
             },
         );
         if self.rows.is_empty() {
@@ -518,6 +563,14 @@ impl ListView<'_> {
         );
         if row.urgent {
             html.push_str(" <span class=\"badge safety\">Safety</span>");
+        }
+        if let Some(reason) = row.spam.as_deref() {
+            let words = SpamReason::parse(reason).map_or_else(|| reason.to_owned(), spam::describe);
+            let _ = write!(
+                html,
+                " <span class=\"badge spam\">Suspected spam: {}</span>",
+                escape(&words)
+            );
         }
         if row.kind.as_str() != "complaint" {
             let _ = write!(
@@ -644,7 +697,7 @@ fn only_searching(filters: &Filters) -> bool {
     filters
         .fields()
         .iter()
-        .all(|(name, value)| *name == "q" || value.trim().is_empty())
+        .all(|(name, value)| matches!(*name, "q" | "folder") || value.trim().is_empty())
 }
 
 fn options(values: &[&str]) -> Vec<(String, String)> {

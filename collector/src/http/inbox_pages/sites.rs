@@ -2,7 +2,8 @@
 //! settings of each site — name, allowed origins, languages, the rest of
 //! the widget configuration as JSON (categories and their questions,
 //! channels, branding, the promised response time), the response targets
-//! per class, and the exact embed snippet with a copy button. The page
+//! per class, and the exact embed snippet with a copy button; on the list,
+//! the merchant's retention. The page
 //! only reads; the script saves through `PUT /api/v1/inbox/sites/{key}` and
 //! `PUT …/response-targets`, and shows their field errors beside the fields.
 //! Other staff get a 403 page; another merchant's site is the inbox's 404.
@@ -17,9 +18,11 @@ use super::PageStaff;
 use super::layout::{self, Page, render, respond};
 use crate::domain::inbox::InboxError;
 use crate::domain::inbox_work::{self, MAX_TARGET_HOURS, SlaClass};
+use crate::domain::retention::{MAX_RETENTION_DAYS, MIN_RETENTION_DAYS};
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::html::escape;
+use crate::http::retention::EXPLANATION;
 use crate::http::site_settings::embed_snippet;
 use crate::http::staff::Staff;
 use crate::store::Role;
@@ -43,6 +46,10 @@ pub async fn list_page(
         );
     }
     html.push_str("</ul>\n");
+    retention_form(
+        &mut html,
+        state.store.retention_days(staff.merchant_id()).await?,
+    );
     Ok(page(StatusCode::OK, "Sites", &html, &staff))
 }
 
@@ -151,6 +158,25 @@ pub async fn site_page(
     );
     let title = format!("Site {}", site.name);
     Ok(page(StatusCode::OK, &title, &html, &staff))
+}
+
+/// The merchant's retention (issue 9), for all its sites at once; the
+/// script saves it through `PUT /api/v1/retention`.
+fn retention_form(html: &mut String, days: Option<u32>) {
+    let value = days.map(|days| days.to_string()).unwrap_or_default();
+    let _ = write!(
+        html,
+        "<form class=\"retention\" id=\"retention\" data-action=\"retention\" novalidate>\n\
+         <h2>Retention</h2>\n<p id=\"retention-help\">{explanation} Leave it empty to keep \
+         complaints forever.</p>\n\
+         <div class=\"alert\" role=\"alert\" id=\"retention-errors\" hidden></div>\n\
+         <p><label for=\"retention-days\">Days to keep finished complaints ({MIN_RETENTION_DAYS}–{MAX_RETENTION_DAYS})</label>\
+         <input id=\"retention-days\" name=\"retention_days\" type=\"number\" min=\"{MIN_RETENTION_DAYS}\" \
+         max=\"{MAX_RETENTION_DAYS}\" value=\"{value}\" aria-describedby=\"retention-help error-retention_days\">\
+         <span class=\"field-error\" id=\"error-retention_days\" data-field=\"retention_days\"></span></p>\n\
+         <button type=\"submit\">Save retention</button>\n</form>\n",
+        explanation = escape(EXPLANATION),
+    );
 }
 
 fn label(class: SlaClass) -> &'static str {

@@ -16,7 +16,7 @@ use tower::ServiceExt;
 use crate::http::auth::SessionView;
 use crate::http::test_support::{
     ACME_OWNER, OTHER_OWNER, PASSWORD, PUBLIC_URL, Session, body_bytes, json_body, route_literals,
-    session_cookie, staff_state, two_owners,
+    session_cookie, solved_proof, staff_state, two_owners,
 };
 use crate::http::{AppState, router};
 use crate::store::inbox_fixtures::{START, complaint, record};
@@ -192,6 +192,10 @@ impl Harness {
                 Request::post(format!("/api/v1/sites/{site_key}/complaints"))
                     .header(header::CONTENT_TYPE, "application/json")
                     .header(header::ORIGIN, SHOP)
+                    .header(
+                        "Heard-Proof",
+                        solved_proof(&router(self.state.clone()), site_key).await,
+                    )
                     .body(Body::from(body.to_string()))
                     .unwrap(),
             )
