@@ -1,9 +1,11 @@
 //! Building the widget: compile `heard-widget` to WebAssembly, generate its
 //! JS glue with wasm-bindgen (as a library, so no tool needs installing), and
 //! put both next to the widget's stylesheet in `target/widget/`, where the
-//! collector serves them under `/widget/`.
+//! collector serves them under `/widget/`. A release build also writes each
+//! served file's brotli and gzip forms beside it (`precompress`).
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -84,7 +86,101 @@ pub fn build_widget(workspace_root: &Path, release: bool) -> anyhow::Result<Path
         &workspace_root.join("widget").join("i18n"),
         &out_dir.join("i18n"),
     )?;
+    // A debug wasm is about 11 MB: brotli at quality 11 would take some
+    // twenty seconds of every debug build, and the collector compresses
+    // what has no sibling as it sends it. Stale siblings must go, though, or
+    // they would be served in place of the files just built.
+    precompress(&out_dir, release)?;
     Ok(out_dir)
+}
+
+/// The kinds of file the collector serves from the widget directory, all
+/// worth compressing (the wasm most: 481 KB raw, 141 KB brotli).
+const COMPRESSED_EXTENSIONS: &[&str] = &["wasm", "js", "css", "json"];
+
+/// The encodings written beside each file, by the suffix the collector's
+/// `ServeDir` looks for.
+const SIBLING_SUFFIXES: &[&str] = &["br", "gz"];
+
+/// Writes `name.br` (brotli, quality 11) and `name.gz` (gzip -9) beside every
+/// served file under `dir`, its subdirectories included, or with `write`
+/// false only removes them; either way it removes the siblings of files that
+/// are gone. Always rewritten, not compared with the source: bindgen and the
+/// minifiers rewrite every file on each build anyway, and the whole release
+/// set takes about a second (brotli on the wasm nearly all of it). Each
+/// sibling is written to a temporary name and renamed into place, so a
+/// running collector never sends a half-written one.
+fn precompress(dir: &Path, write: bool) -> anyhow::Result<()> {
+    // Listed before anything is written, so the walk never meets its own output.
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            precompress(&path, write)?;
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
+    let extension_of = |path: &Path| {
+        path.extension()
+            .and_then(|extension| extension.to_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // What an interrupted build left half-written, a sibling whose file is
+    // gone, and any sibling when not writing: removed before writing, which
+    // may reuse a temporary name.
+    for path in &files {
+        let extension = extension_of(path);
+        let stale = extension == "partial"
+            || (SIBLING_SUFFIXES.contains(&extension.as_str())
+                && (!write || !path.with_extension("").is_file()));
+        if stale {
+            fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
+    if write {
+        for path in &files {
+            if COMPRESSED_EXTENSIONS.contains(&extension_of(path).as_str()) {
+                let bytes =
+                    fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                write_sibling(path, "br", &brotli(&bytes)?)?;
+                write_sibling(path, "gz", &gzip(&bytes)?)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `path` with `.suffix` added (`a.wasm` → `a.wasm.br`), written whole.
+fn write_sibling(path: &Path, suffix: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{suffix}"));
+    let sibling = PathBuf::from(name);
+    let mut partial = sibling.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    fs::write(&partial, bytes).with_context(|| format!("writing {}", partial.display()))?;
+    fs::rename(&partial, &sibling).with_context(|| format!("renaming to {}", sibling.display()))
+}
+
+/// Brotli at quality 11 with a 4 MB window, what `brotli -q 11` writes.
+fn brotli(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut compressed = Vec::new();
+    {
+        let mut writer = brotli::CompressorWriter::new(&mut compressed, 4096, 11, 22);
+        writer.write_all(bytes)?;
+        // Dropping the writer finishes the stream.
+    }
+    Ok(compressed)
+}
+
+/// Gzip at its highest level, what `gzip -9` writes.
+fn gzip(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes)?;
+    Ok(encoder.finish()?)
 }
 
 /// The long prefixes of the source paths a release build embeds, and what
@@ -252,7 +348,93 @@ fn copy_catalogs(from: &Path, to: &Path) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{minify_css, minify_glue};
+    use std::fs;
+    use std::io::Read;
+    use std::path::Path;
+
+    use super::{minify_css, minify_glue, precompress};
+
+    fn unbrotli(path: &Path) -> Vec<u8> {
+        let mut plain = Vec::new();
+        brotli::Decompressor::new(fs::read(path).expect("br sibling").as_slice(), 4096)
+            .read_to_end(&mut plain)
+            .expect("valid brotli");
+        plain
+    }
+
+    fn gunzip(path: &Path) -> Vec<u8> {
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(fs::read(path).expect("gz sibling").as_slice())
+            .read_to_end(&mut plain)
+            .expect("valid gzip");
+        plain
+    }
+
+    #[test]
+    fn every_served_file_gets_siblings_that_decode_to_it_and_stale_ones_go() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let root = dir.path();
+        fs::create_dir(root.join("i18n")).expect("i18n");
+        // Repetitive enough to shrink, varied enough to be a real test.
+        let wasm: Vec<u8> = (0..200_000u32)
+            .map(|i| ((i % 251) ^ (i / 977)) as u8)
+            .collect();
+        fs::write(root.join("w_bg.wasm"), &wasm).expect("wasm");
+        fs::write(
+            root.join("w.js"),
+            "export function f() { return 1; }\n".repeat(50),
+        )
+        .expect("js");
+        fs::write(root.join("widget.css"), ".a{color:red}".repeat(40)).expect("css");
+        fs::write(root.join("i18n").join("fr.json"), r#"{"send":"Envoyer"}"#).expect("json");
+        fs::write(root.join("notes.txt"), "not served").expect("txt");
+        // What an earlier build or an interrupted one left behind.
+        fs::write(root.join("gone.js.br"), "stale").expect("stale br");
+        fs::write(root.join("i18n").join("xx.json.gz"), "stale").expect("stale gz");
+        fs::write(root.join("w.js.gz.partial"), "half").expect("partial");
+
+        precompress(root, true).expect("precompress");
+
+        for name in ["w_bg.wasm", "w.js", "widget.css", "i18n/fr.json"] {
+            let path = root.join(name);
+            let plain = fs::read(&path).expect("plain");
+            let br = root.join(format!("{name}.br"));
+            let gz = root.join(format!("{name}.gz"));
+            assert_eq!(unbrotli(&br), plain, "{name}.br");
+            assert_eq!(gunzip(&gz), plain, "{name}.gz");
+        }
+        let wasm_br = fs::metadata(root.join("w_bg.wasm.br")).expect("br").len();
+        assert!(wasm_br * 2 < wasm.len() as u64, "{wasm_br} bytes brotli");
+        for gone in [
+            "notes.txt.br",
+            "notes.txt.gz",
+            "gone.js.br",
+            "i18n/xx.json.gz",
+            "w.js.gz.partial",
+        ] {
+            assert!(!root.join(gone).exists(), "{gone} exists");
+        }
+
+        // Once more changes nothing but the bytes of changed files.
+        fs::write(root.join("w.js"), "export const changed = true;\n").expect("js");
+        precompress(root, true).expect("again");
+        assert_eq!(
+            unbrotli(&root.join("w.js.br")),
+            b"export const changed = true;\n"
+        );
+        assert_eq!(
+            gunzip(&root.join("w.js.gz")),
+            b"export const changed = true;\n"
+        );
+
+        // A debug build writes none and leaves none from the release build.
+        precompress(root, false).expect("debug");
+        for name in ["w_bg.wasm", "w.js", "widget.css", "i18n/fr.json"] {
+            assert!(root.join(name).is_file(), "{name} kept");
+            assert!(!root.join(format!("{name}.br")).exists(), "{name}.br left");
+            assert!(!root.join(format!("{name}.gz")).exists(), "{name}.gz left");
+        }
+    }
 
     #[test]
     fn the_glue_loses_comments_and_indentation_but_no_code() {

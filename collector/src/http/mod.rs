@@ -504,6 +504,8 @@ fn origin_of(url: &str) -> &str {
 #[cfg(test)]
 mod abuse_tests;
 #[cfg(test)]
+mod assets_tests;
+#[cfg(test)]
 mod auth_tests;
 #[cfg(test)]
 mod clusters_tests;
