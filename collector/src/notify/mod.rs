@@ -138,24 +138,20 @@ pub async fn deliver_due(
     policy: &Policy,
     warned: &mut bool,
 ) -> Result<usize, StoreError> {
+    let with_email = notifier.staff_mail.configured();
     let due = store
-        .due_notifications(clock.now_millis(), policy.batch)
+        .deliverable_notifications(clock.now_millis(), policy.batch, with_email)
         .await?;
+    if !with_email && !*warned && store.email_notification_waiting().await? {
+        tracing::warn!(
+            "staff email is waiting but no smtp_host is configured; \
+             it stays queued until one is"
+        );
+        *warned = true;
+    }
     let taken = due.len();
     let mut attempts = tokio::task::JoinSet::new();
     for notification in due {
-        if matches!(notification.delivery, Delivery::Email { .. })
-            && !notifier.staff_mail.configured()
-        {
-            if !*warned {
-                tracing::warn!(
-                    "staff email is waiting but no smtp_host is configured; \
-                     it stays queued until one is"
-                );
-                *warned = true;
-            }
-            continue;
-        }
         let (store, notifier, clock, schedule) = (
             store.clone(),
             notifier.clone(),

@@ -481,10 +481,38 @@ async fn staff_email_waits_while_no_smtp_server_is_configured() {
     let mut sick = complaint(setup.site_id, START, "Sick");
     sick.urgent = true;
     record(setup.store(), sick).await;
-    assert_eq!(setup.round(&notifier, &policy).await, 1);
+    assert_eq!(setup.round(&notifier, &policy).await, 0, "nothing to send");
     let rows = setup.outbox().await;
     assert_eq!(rows[0].state, "pending");
     assert_eq!(rows[0].attempts, 0, "not counted as a failure");
+}
+
+/// More waiting email than a batch once kept the worker from ever sleeping
+/// (every round was "full") and held back the webhooks queued after it.
+#[tokio::test]
+async fn waiting_email_neither_fills_the_batch_nor_holds_back_webhooks() {
+    let setup = setup().await;
+    let notifier = notifier(Duration::from_secs(5));
+    let policy = policy(Schedule::new(&[]), Duration::from_secs(5));
+    for number in 0..(policy.batch + 8) {
+        let mut sick = complaint(setup.site_id, START, &format!("Sick {number}"));
+        sick.urgent = true;
+        record(setup.store(), sick).await;
+    }
+    let receiver = Receiver::start(&[]).await;
+    setup.webhook(&receiver.url, true).await;
+    record(setup.store(), complaint(setup.site_id, START, "Later")).await;
+    assert_eq!(setup.round(&notifier, &policy).await, 1, "only the webhook");
+    assert_eq!(receiver.seen().len(), 1);
+    let rows = setup.outbox().await;
+    let pending = rows.iter().filter(|row| row.state == "pending").count();
+    assert_eq!(
+        pending,
+        policy.batch + 8,
+        "every email still waits: {rows:?}"
+    );
+    assert!(rows.iter().any(|row| row.state == "delivered"), "{rows:?}");
+    assert_eq!(setup.round(&notifier, &policy).await, 0);
 }
 
 #[test]

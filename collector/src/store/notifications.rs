@@ -143,10 +143,14 @@ fn message_id() -> String {
     )
 }
 
+/// `with_email: false` leaves staff email out, so while no SMTP server is
+/// configured the email that waits for one neither fills every batch (and
+/// keeps the worker from sleeping) nor holds the webhooks behind it.
 fn due(
     connection: &Connection,
     now: i64,
     limit: usize,
+    with_email: bool,
 ) -> Result<Vec<DueNotification>, StoreError> {
     let mut statement = connection.prepare_cached(
         "SELECT o.id, o.merchant_id, o.message_id, o.event, o.payload, o.attempts, o.created_at,
@@ -157,11 +161,13 @@ fn due(
          FROM notification_outbox o
          LEFT JOIN webhook_endpoints w ON w.id = o.webhook_id AND w.merchant_id = o.merchant_id
          LEFT JOIN users u ON u.id = o.user_id AND u.merchant_id = o.merchant_id
-         WHERE o.state = 'pending' AND o.next_attempt_at <= ?1
+         WHERE o.state = 'pending' AND o.next_attempt_at <= ?1 AND (?3 OR o.kind = 'webhook')
          ORDER BY o.next_attempt_at, o.id
          LIMIT ?2",
     )?;
-    let rows = statement.query_map(params![now, limit as i64], |row| due_from_row(row, now))?;
+    let rows = statement.query_map(params![now, limit as i64, with_email], |row| {
+        due_from_row(row, now)
+    })?;
     let mut list = Vec::new();
     for row in rows {
         list.push(row??);
@@ -278,8 +284,33 @@ impl Store {
         now: i64,
         limit: usize,
     ) -> Result<Vec<DueNotification>, StoreError> {
-        self.read(move |connection| due(connection, now, limit))
+        self.read(move |connection| due(connection, now, limit, true))
             .await
+    }
+
+    /// The due notifications the worker can send now: without staff email
+    /// when `with_email` is false (no SMTP server configured).
+    pub async fn deliverable_notifications(
+        &self,
+        now: i64,
+        limit: usize,
+        with_email: bool,
+    ) -> Result<Vec<DueNotification>, StoreError> {
+        self.read(move |connection| due(connection, now, limit, with_email))
+            .await
+    }
+
+    /// Whether any staff email is pending (sent or not yet due).
+    pub async fn email_notification_waiting(&self) -> Result<bool, StoreError> {
+        self.read(|connection| {
+            Ok(connection.query_row(
+                "SELECT EXISTS (SELECT 1 FROM notification_outbox INDEXED BY notification_outbox_due
+                                WHERE state = 'pending' AND kind = 'email')",
+                [],
+                |row| row.get(0),
+            )?)
+        })
+        .await
     }
 
     /// When the earliest pending notification is due, if any.
