@@ -145,8 +145,62 @@ enum SiteCommand {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Before the runtime's threads exist: exec'ing replaces the process.
+    let arenas_not_limited = limit_malloc_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(arenas_not_limited))
+}
+
+/// Arenas glibc's malloc may create. By default it gives every thread that
+/// allocates an arena of its own, up to eight per core, and memory freed
+/// into an arena stays there for that arena's next allocations: the
+/// blocking threads that run reads (SQLite's page caches), the runtime's
+/// workers (request buffers), the writer and the indexer each kept their
+/// own high-water mark, which made most of the collector's resident memory
+/// under load (BENCHMARKS.md, "Footprint"). Two arenas, one per core of a
+/// small server, share the freed memory among the threads; the malloc lock
+/// they contend for is a small cost next to SQLite's work.
+const MALLOC_ARENAS: &str = "2";
+
+/// Restarts the binary with `MALLOC_ARENA_MAX` set, which glibc reads at
+/// start-up, unless the operator set it already. Calling `mallopt` would
+/// need `unsafe` code, which this workspace forbids; `exec` keeps the
+/// process id, arguments and open descriptors. Answers why it could not,
+/// to be logged once logging is set up (the collector then runs with
+/// glibc's default arenas).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() -> Option<String> {
+    use std::os::unix::process::CommandExt;
+
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return None;
+    }
+    let binary = match std::env::current_exe() {
+        Ok(binary) => binary,
+        Err(error) => return Some(error.to_string()),
+    };
+    let mut arguments = std::env::args_os();
+    let mut command = std::process::Command::new(binary);
+    if let Some(name) = arguments.next() {
+        command.arg0(name);
+    }
+    // Returns only when the exec failed.
+    let error = command
+        .args(arguments)
+        .env("MALLOC_ARENA_MAX", MALLOC_ARENAS)
+        .exec();
+    Some(error.to_string())
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() -> Option<String> {
+    None
+}
+
+async fn run(arenas_not_limited: Option<String>) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -155,6 +209,9 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
         .init();
+    if let Some(error) = arenas_not_limited {
+        tracing::warn!(%error, arenas = MALLOC_ARENAS, "could not limit malloc's arenas; running with glibc's default");
+    }
     match Cli::parse().command {
         Command::Serve { config, demo } => {
             serve(Settings::load(config.config.as_deref())?, demo).await
@@ -340,10 +397,13 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     } else {
         None
     };
+    // Listening for SIGTERM before saying we listen: whoever starts us may
+    // stop us the moment the line is out.
+    let signal = shutdown_signal()?;
     println!("heard: collector listening on {collector_url}");
 
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signal.await;
         tracing::info!("shutting down");
         let _ = stop.send(true);
     });
@@ -459,20 +519,22 @@ async fn list_sites(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Ctrl-C or SIGTERM, registered now (before the returned future is first
+/// polled), so a signal that arrives meanwhile is not lost.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("cannot listen for SIGTERM");
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot listen for SIGINT")?;
+    Ok(async move {
+        #[cfg(unix)]
         tokio::select! {
-            _ = interrupt => {},
+            _ = interrupt.recv() => {},
             _ = terminate.recv() => {},
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

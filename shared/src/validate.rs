@@ -100,6 +100,14 @@ pub fn validate_submission(
     }
     if callback {
         check_callback(&mut problems, submission);
+    } else if let Some(request) = &submission.callback {
+        // Dropped unless a call is asked for, but never accepted over its limit.
+        check_line(
+            &mut problems,
+            "callback.window",
+            &request.window,
+            CALLBACK_WINDOW_MAX_CHARS,
+        );
     }
     check_attachments(&mut problems, &submission.attachments);
     if let Some(identity) = &submission.identity {
@@ -632,6 +640,19 @@ mod tests {
             codes(validate_submission(&callback, &site())),
             pair("callback.window", "too_long")
         );
+        // Another kind drops the window, but not past its limit (the API
+        // fuzz found one accepted).
+        callback.kind = SubmissionKind::Complaint;
+        callback.category = "product".to_owned();
+        callback.description = "The kettle never came.".to_owned();
+        assert_eq!(
+            codes(validate_submission(&callback, &site())),
+            pair("callback.window", "too_long")
+        );
+        callback.callback = Some(crate::CallbackRequest {
+            window: "c".repeat(CALLBACK_WINDOW_MAX_CHARS),
+        });
+        assert_eq!(validate_submission(&callback, &site()), Ok(()));
     }
 
     #[test]

@@ -16,8 +16,6 @@
 //!
 //! Pure: `store::clusters` reads and writes, `notify::sweeps` runs it.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-
 use serde::Serialize;
 
 /// How clusters are found and when they alert.
@@ -36,7 +34,10 @@ pub struct ClusterPolicy {
     pub max_candidates: usize,
     /// Characters of a complaint's text that are compared.
     pub max_text_chars: usize,
-    /// New complaints looked at per sweep.
+    /// New complaints looked at per batch of the sweep (each batch one
+    /// read and one writer job). A batch reads each earlier complaint's
+    /// stored fingerprint once, for all its new complaints: larger batches
+    /// read fewer again under a flood, smaller ones hold the writer less.
     pub batch: usize,
 }
 
@@ -52,7 +53,7 @@ impl Default for ClusterPolicy {
             min_similarity: 0.25,
             max_candidates: 200,
             max_text_chars: 2_000,
-            batch: 50,
+            batch: 100,
         }
     }
 }
@@ -104,57 +105,60 @@ pub fn alert_due(
 /// complaint with up to 200 earlier ones: two sorted lists are intersected
 /// in one pass over both, with no hashing per comparison (the set looked
 /// every shingle up with SipHash: a fifth of the sweep under a flood).
+///
+/// The sweep stores each complaint's fingerprint ([`Fingerprint::to_bytes`],
+/// `store::clusters`), so a shingle's hash must mean the same in every build:
+/// it is computed here ([`shingle`]), never by the standard library's
+/// `DefaultHasher`, whose algorithm may change between Rust releases. It is
+/// 32 bits, to halve what is stored and read: two texts of a thousand
+/// shingles each share a shingle by accident once in about 4 000
+/// comparisons, which moves their index by a thousandth at most.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Fingerprint(Vec<u64>);
+pub struct Fingerprint(Vec<u32>);
 
 impl Fingerprint {
     pub fn of(text: &str, max_chars: usize) -> Fingerprint {
-        let mut shingles: Vec<u64> = Vec::new();
-        let mut word: Vec<char> = Vec::new();
-        let mut run: Vec<char> = Vec::new();
-        let flush_word = |word: &mut Vec<char>, shingles: &mut Vec<u64>| {
-            if word.is_empty() {
-                return;
+        let mut shingles: Vec<u32> = Vec::new();
+        // The word being read (letters and digits outside the CJK scripts):
+        // its last two characters, the first of them a space at the start,
+        // so short words and word edges count: " ok" "ok ".
+        let mut word: (Option<char>, char) = (None, ' ');
+        // The run of CJK characters being read: its last one and its length.
+        let mut run: (char, usize) = (' ', 0);
+        let end_word = |word: &mut (Option<char>, char), shingles: &mut Vec<u32>| {
+            if let Some(before) = word.0 {
+                shingles.push(shingle(Shingle::Three(before, word.1, ' ')));
             }
-            // Padded with a space on each side, so short words and word
-            // edges count: " ok" "ok ".
-            let padded: Vec<char> = std::iter::once(' ')
-                .chain(word.iter().copied())
-                .chain(std::iter::once(' '))
-                .collect();
-            for window in padded.windows(3) {
-                shingles.push(hash(window));
-            }
-            word.clear();
+            *word = (None, ' ');
         };
-        let flush_run = |run: &mut Vec<char>, shingles: &mut Vec<u64>| {
-            match run.len() {
-                0 => {}
-                1 => {
-                    shingles.push(hash(run));
-                }
-                _ => {
-                    for window in run.windows(2) {
-                        shingles.push(hash(window));
-                    }
-                }
+        let end_run = |run: &mut (char, usize), shingles: &mut Vec<u32>| {
+            // A run of one character is a word of its own; a longer one
+            // counts by its pairs, pushed as they were read.
+            if run.1 == 1 {
+                shingles.push(shingle(Shingle::One(run.0)));
             }
-            run.clear();
+            *run = (' ', 0);
         };
         for character in text.chars().take(max_chars).flat_map(char::to_lowercase) {
             if is_cjk(character) {
-                flush_word(&mut word, &mut shingles);
-                run.push(character);
+                end_word(&mut word, &mut shingles);
+                if run.1 > 0 {
+                    shingles.push(shingle(Shingle::Two(run.0, character)));
+                }
+                run = (character, run.1 + 1);
             } else if character.is_alphanumeric() {
-                flush_run(&mut run, &mut shingles);
-                word.push(character);
+                end_run(&mut run, &mut shingles);
+                if let Some(before) = word.0 {
+                    shingles.push(shingle(Shingle::Three(before, word.1, character)));
+                }
+                word = (Some(word.1), character);
             } else {
-                flush_word(&mut word, &mut shingles);
-                flush_run(&mut run, &mut shingles);
+                end_word(&mut word, &mut shingles);
+                end_run(&mut run, &mut shingles);
             }
         }
-        flush_word(&mut word, &mut shingles);
-        flush_run(&mut run, &mut shingles);
+        end_word(&mut word, &mut shingles);
+        end_run(&mut run, &mut shingles);
         shingles.sort_unstable();
         shingles.dedup();
         Fingerprint(shingles)
@@ -173,10 +177,32 @@ impl Fingerprint {
         let union = self.0.len() + other.0.len() - shared;
         shared as f64 / union as f64
     }
+
+    /// As stored: each hash as 4 bytes, little-endian, in ascending order.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.0.iter().flat_map(|hash| hash.to_le_bytes()).collect()
+    }
+
+    /// A stored fingerprint; `None` for bytes that are not one (a length
+    /// that is not a multiple of 4, or hashes out of order), which the
+    /// caller computes again from the text.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Fingerprint> {
+        if bytes.len() % 4 != 0 {
+            return None;
+        }
+        let hashes: Vec<u32> = bytes
+            .chunks_exact(4)
+            .map(|chunk| u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))
+            .collect();
+        hashes
+            .windows(2)
+            .all(|pair| pair[0] < pair[1])
+            .then_some(Fingerprint(hashes))
+    }
 }
 
 /// How many values two sorted lists without repeats have in common.
-fn shared_count(left: &[u64], right: &[u64]) -> usize {
+fn shared_count(left: &[u32], right: &[u32]) -> usize {
     let (mut i, mut j, mut shared) = (0, 0, 0);
     while i < left.len() && j < right.len() {
         match left[i].cmp(&right[j]) {
@@ -192,10 +218,29 @@ fn shared_count(left: &[u64], right: &[u64]) -> usize {
     shared
 }
 
-fn hash(characters: &[char]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    characters.hash(&mut hasher);
-    hasher.finish()
+/// A shingle: three characters of a padded word, or one or two of a CJK run.
+#[derive(Debug, Clone, Copy)]
+enum Shingle {
+    Three(char, char, char),
+    Two(char, char),
+    One(char),
+}
+
+/// A shingle's hash. Its characters (21 bits each at most) are first packed
+/// into one `u64` without loss — the kinds told apart by the top two bits —
+/// then mixed by multiplications with odd constants and shifts, each step
+/// a bijection, and the upper half kept.
+fn shingle(shingle: Shingle) -> u32 {
+    let packed = match shingle {
+        Shingle::Three(a, b, c) => (u64::from(a) << 42) | (u64::from(b) << 21) | u64::from(c),
+        Shingle::Two(a, b) => (1 << 63) | (u64::from(a) << 21) | u64::from(b),
+        Shingle::One(a) => (3 << 62) | u64::from(a),
+    };
+    let mut mixed = packed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    mixed ^= mixed >> 29;
+    mixed = mixed.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    mixed ^= mixed >> 32;
+    (mixed >> 32) as u32
 }
 
 /// Scripts written without spaces between words.
@@ -264,6 +309,100 @@ mod tests {
         assert_eq!(similarity("ab", "abc cd ab"), 2.0 / 6.0);
         assert_eq!(shared_count(&[1, 3, 5, 9], &[2, 3, 4, 9, 10]), 2);
     }
+
+    /// The shingles as the first version of the sweep took them: each a
+    /// string of characters, in a set.
+    fn reference_shingles(text: &str) -> std::collections::HashSet<String> {
+        let mut shingles = std::collections::HashSet::new();
+        let lowered: String = text.chars().flat_map(char::to_lowercase).collect();
+        let mut pieces: Vec<(bool, Vec<char>)> = Vec::new();
+        for character in lowered.chars() {
+            let kind = if is_cjk(character) {
+                Some(true)
+            } else if character.is_alphanumeric() {
+                Some(false)
+            } else {
+                None
+            };
+            match (kind, pieces.last_mut()) {
+                (Some(cjk), Some((last, piece))) if *last == cjk && !piece.is_empty() => {
+                    piece.push(character);
+                }
+                (Some(cjk), _) => pieces.push((cjk, vec![character])),
+                (None, _) => pieces.push((false, Vec::new())),
+            }
+        }
+        for (cjk, piece) in pieces.into_iter().filter(|(_, piece)| !piece.is_empty()) {
+            if cjk && piece.len() == 1 {
+                shingles.insert(piece.iter().collect());
+            } else if cjk {
+                shingles.extend(piece.windows(2).map(|pair| pair.iter().collect::<String>()));
+            } else {
+                let padded: Vec<char> = std::iter::once(' ')
+                    .chain(piece)
+                    .chain(std::iter::once(' '))
+                    .collect();
+                shingles.extend(
+                    padded
+                        .windows(3)
+                        .map(|three| three.iter().collect::<String>()),
+                );
+            }
+        }
+        shingles
+    }
+
+    #[test]
+    fn the_index_is_that_of_the_shingle_sets_in_every_script() {
+        let texts = [
+            "The milk tasted sour and my child got a stomach ache",
+            "Sour milk! My child had a stomach ache after drinking it",
+            "喝了你们的牛奶以后孩子肚子疼，牛奶有酸味",
+            "牛奶有酸味，孩子喝了以后肚子疼得厉害",
+            "La leche estaba agria y mi hijo tuvo dolor de estómago",
+            "Leche agria: dolor de estómago, niño enfermo",
+            "I 牛 x 奶奶 ok, 2 boxes x2 ÄÖÜ straße",
+            "a",
+            "",
+            "牛",
+        ];
+        for a in texts {
+            for b in texts {
+                let (left, right) = (reference_shingles(a), reference_shingles(b));
+                let expected = if left.is_empty() || right.is_empty() {
+                    0.0
+                } else {
+                    let shared = left.intersection(&right).count();
+                    shared as f64 / (left.len() + right.len() - shared) as f64
+                };
+                assert_eq!(similarity(a, b), expected, "{a} / {b}");
+                assert_eq!(Fingerprint::of(a, 2_000).0.len(), left.len(), "{a}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_stored_fingerprint_reads_back_and_its_hashes_never_change() {
+        let fingerprint = Fingerprint::of("Sour milk, 牛奶有酸味", 2_000);
+        let bytes = fingerprint.to_bytes();
+        assert_eq!(bytes.len(), 4 * fingerprint.0.len());
+        assert_eq!(Fingerprint::from_bytes(&bytes), Some(fingerprint));
+        assert_eq!(Fingerprint::from_bytes(&[]), Some(Fingerprint::default()));
+        // Not a fingerprint: a torn length, hashes out of order or repeated.
+        assert_eq!(Fingerprint::from_bytes(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(Fingerprint::from_bytes(&[2, 0, 0, 0, 1, 0, 0, 0]), None);
+        assert_eq!(Fingerprint::from_bytes(&[1, 0, 0, 0, 1, 0, 0, 0]), None);
+        // Stored fingerprints are compared with new ones for as long as the
+        // database lives: a shingle's hash is pinned here, so that a change
+        // to it cannot go unnoticed (it would need a migration clearing them).
+        assert_eq!(
+            Fingerprint::of("ok 牛 牛奶", 100).0,
+            PINNED_HASHES,
+            "the shingle hash changed"
+        );
+    }
+
+    const PINNED_HASHES: [u32; 4] = [1_730_344_436, 2_112_539_895, 2_615_508_869, 3_025_717_524];
 
     #[test]
     fn a_cluster_alerts_at_its_threshold_then_only_when_it_doubles() {

@@ -1,5 +1,7 @@
 //! Accepting a complaint: validate, store durably, answer with a receipt.
 
+use std::sync::Arc;
+
 use heard_shared::validate::validate_idempotency_key;
 use heard_shared::{
     ComplaintSubmission, FieldError, Identity, Receipt, ReceiptSummary, SubmissionKind,
@@ -66,6 +68,61 @@ pub async fn submit(
     idempotency_key: Option<&str>,
     proof: Option<SpentProof>,
 ) -> Result<Accepted, IntakeError> {
+    accept(
+        store,
+        public_url,
+        Judge::Read(site),
+        submission,
+        idempotency_key,
+        proof,
+    )
+    .await
+}
+
+/// [`submit`] for a site as [`Store::site`] keeps it: the writer checks
+/// that the site has not changed since, and refuses with
+/// [`StoreError::SiteChanged`] (nothing stored) when it has, so that the
+/// caller judges the complaint again against the site as it is now.
+pub async fn submit_for_kept_site(
+    store: &Store,
+    public_url: &str,
+    site: &Arc<Site>,
+    submission: ComplaintSubmission,
+    idempotency_key: Option<&str>,
+    proof: Option<SpentProof>,
+) -> Result<Accepted, IntakeError> {
+    accept(
+        store,
+        public_url,
+        Judge::Kept(site),
+        submission,
+        idempotency_key,
+        proof,
+    )
+    .await
+}
+
+/// The site a complaint is judged by, and how the store may trust it.
+#[derive(Clone, Copy)]
+enum Judge<'a> {
+    /// Read for this request: stored without a check.
+    Read(&'a Site),
+    /// Kept in memory: the writer checks it is still current.
+    Kept(&'a Arc<Site>),
+}
+
+async fn accept(
+    store: &Store,
+    public_url: &str,
+    judge: Judge<'_>,
+    submission: ComplaintSubmission,
+    idempotency_key: Option<&str>,
+    proof: Option<SpentProof>,
+) -> Result<Accepted, IntakeError> {
+    let site: &Site = match judge {
+        Judge::Read(site) => site,
+        Judge::Kept(site) => site,
+    };
     if let Some(key) = idempotency_key {
         validate_idempotency_key(key).map_err(IntakeError::BadIdempotencyKey)?;
     }
@@ -86,7 +143,14 @@ pub async fn submit(
     let mut complaint = new_complaint(site, submission, &token, idempotency, &link);
     complaint.proof = proof;
     complaint.spam = suspected;
-    let recorded = store.record_complaint(complaint).await?;
+    let recorded = match judge {
+        Judge::Read(_) => store.record_complaint(complaint).await?,
+        Judge::Kept(site) => {
+            store
+                .record_complaint_for(Arc::clone(site), complaint)
+                .await?
+        }
+    };
 
     let (token, replayed) = match (recorded.replay_of, idempotency_key) {
         (Some(wrapped), Some(key)) => (ReceiptToken::unwrap(&wrapped, site.id, key), true),

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::router;
-use super::test_support::{LIGHT_PROOF_POLICY, demo_state, error_body, json_body};
+use super::test_support::{
+    LIGHT_PROOF_POLICY, assert_origin_refused, demo_state, error_body, json_body,
+};
 use crate::clock::Clock;
 use crate::domain::accounts::{Accounts, LIGHT_PASSWORD_PARAMS};
 use crate::domain::proof::{ProofOfWork, ProofPolicy, solve};
@@ -415,16 +417,7 @@ async fn challenges_are_never_cached_and_granted_to_allowed_origins_only() {
                 .unwrap(),
         )
         .await;
-    assert!(
-        response
-            .headers()
-            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
-            .is_none()
-    );
-    assert_eq!(
-        error_body(response, StatusCode::FORBIDDEN).await.error,
-        "origin_not_allowed"
-    );
+    assert_origin_refused(response).await;
     let response = harness
         .send(
             Request::get("/api/v1/sites/nope/challenge")

@@ -6,12 +6,13 @@ use axum::http::{Method, Request, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::test_support::{
-    ACME_OWNER, OTHER_OWNER, PUBLIC_URL, StaffApp, error_body, error_code, harness_is_app,
-    json_body, route_literals, staff_state, two_owners, with_body,
+    ACME_OWNER, OTHER_OWNER, PUBLIC_URL, StaffApp, error_body, error_code, first_field_error,
+    harness_is_app, json_body, route_literals, rule_calling_a_webhook, staff_state, two_shops,
+    with_body,
 };
-use crate::store::inbox_fixtures::{START, complaint, record, site};
+use crate::store::Role;
+use crate::store::inbox_fixtures::{START, complaint, record};
 use crate::store::test_support::{TempStore, temp_store};
-use crate::store::{Role, WebhookFormat, WebhookInput};
 
 /// Whom the audit log names for changes made directly through the store.
 const ACTOR: i64 = 1;
@@ -172,9 +173,7 @@ harness_is_app!(Harness);
 
 async fn harness() -> Harness {
     let temp = temp_store();
-    let accounts = two_owners(&temp.store).await;
-    let (acme, acme_site) = site(&temp.store, "Acme", "acme-shop").await;
-    site(&temp.store, "Other", "other-shop").await;
+    let (accounts, acme, acme_site) = two_shops(&temp.store).await;
     let store = &temp.store;
     let agent =
         crate::store::routing_fixtures::staff(store, acme, "agent@acme.example", Role::Agent).await;
@@ -198,33 +197,13 @@ async fn harness() -> Harness {
         .await
         .unwrap()
         .unwrap();
-    let webhook = store
-        .add_webhook(
-            acme,
-            ACTOR,
-            WebhookInput {
-                name: "Receiver".to_owned(),
-                url: "https://hooks.example.com/a".to_owned(),
-                format: WebhookFormat::Standard,
-                allow_private: false,
-                enabled: true,
-            },
-            [9; 32],
-            START,
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    let input = serde_json::from_value(json!({
-        "name": "Parcels", "conditions": {"keywords": ["parcel"]},
-        "actions": {"webhooks": [webhook.id]}
-    }))
-    .unwrap();
-    let rule = store
-        .add_routing_rule(acme, ACTOR, input, START)
-        .await
-        .unwrap()
-        .unwrap();
+    let (webhook, rule) = rule_calling_a_webhook(
+        store,
+        acme,
+        ACTOR,
+        json!({"name": "Parcels", "conditions": {"keywords": ["parcel"]}}),
+    )
+    .await;
     record(store, complaint(acme_site, START, "Where is my parcel?")).await;
     let pending = store.due_notifications(START, 10).await.unwrap();
     assert_eq!(pending.len(), 1);
@@ -238,10 +217,10 @@ async fn harness() -> Harness {
         app: StaffApp::new(state),
         temp,
         acme,
-        rule: rule.id,
+        rule,
         team: team.id,
         agent,
-        webhook: webhook.id,
+        webhook,
         dead,
     }
 }
@@ -509,9 +488,8 @@ async fn an_owner_sets_up_routing_tries_it_and_retries_a_dead_notification() {
     )
     .await;
     assert_eq!(
-        error_body(duplicate, StatusCode::UNPROCESSABLE_ENTITY)
+        first_field_error(duplicate, StatusCode::UNPROCESSABLE_ENTITY)
             .await
-            .fields[0]
             .code,
         "taken"
     );
@@ -537,9 +515,8 @@ async fn an_owner_sets_up_routing_tries_it_and_retries_a_dead_notification() {
     )
     .await;
     assert_eq!(
-        error_body(in_use, StatusCode::UNPROCESSABLE_ENTITY)
+        first_field_error(in_use, StatusCode::UNPROCESSABLE_ENTITY)
             .await
-            .fields[0]
             .code,
         "in_use"
     );
@@ -552,9 +529,8 @@ async fn an_owner_sets_up_routing_tries_it_and_retries_a_dead_notification() {
     )
     .await;
     assert_eq!(
-        error_body(bad, StatusCode::UNPROCESSABLE_ENTITY)
+        first_field_error(bad, StatusCode::UNPROCESSABLE_ENTITY)
             .await
-            .fields[0]
             .field,
         "conditions.hours"
     );

@@ -5,8 +5,6 @@
 //! a stranger's page cannot post complaints into a merchant's inbox. Requests
 //! without an `Origin` header (servers, curl) carry no cookies and pass.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
@@ -31,9 +29,10 @@ pub async fn site_access(
     mut request: Request,
     next: Next,
 ) -> Result<Response, AppError> {
+    // Kept in memory once read (`store/site_cache.rs`).
     let site = state
         .store
-        .site_by_key(&path.site_key)
+        .site(&path.site_key)
         .await?
         .ok_or(AppError::UnknownSite)?;
     let origin = request.headers().get(header::ORIGIN).cloned();
@@ -44,7 +43,7 @@ pub async fn site_access(
         return Err(AppError::OriginNotAllowed);
     }
     let preflight = request.method() == Method::OPTIONS;
-    request.extensions_mut().insert(Arc::new(site));
+    request.extensions_mut().insert(site);
     let mut response = next.run(request).await;
     if let Some(origin) = origin {
         grant(response.headers_mut(), origin, preflight);
@@ -57,7 +56,7 @@ pub async fn preflight() -> axum::http::StatusCode {
     axum::http::StatusCode::NO_CONTENT
 }
 
-fn origin_allowed(site: &Site, public_origin: &str, origin: &HeaderValue) -> bool {
+pub(super) fn origin_allowed(site: &Site, public_origin: &str, origin: &HeaderValue) -> bool {
     let Ok(origin) = origin.to_str() else {
         return false;
     };

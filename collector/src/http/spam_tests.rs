@@ -10,13 +10,13 @@ use serde_json::{Value, json};
 
 use super::test_support::{
     ACME_OWNER, OTHER_OWNER, PUBLIC_URL, StaffApp, error_code, harness_is_app, json_body,
-    solved_proof, staff_state, two_owners,
+    rule_calling_a_webhook, solved_proof, staff_state, two_shops,
 };
 use crate::domain::escalation::EscalationPolicy;
 use crate::domain::insights::InsightsFilter;
-use crate::store::inbox_fixtures::{START, site};
+use crate::store::Role;
+use crate::store::inbox_fixtures::START;
 use crate::store::test_support::{TempStore, temp_store};
-use crate::store::{Role, WebhookFormat, WebhookInput};
 
 /// Whom the audit log names for the routing set up through the store.
 const ACTOR: i64 = 1;
@@ -33,37 +33,12 @@ harness_is_app!(Harness);
 /// complaint, so "routed" and "notified" are visible; and Other.
 async fn harness() -> Harness {
     let temp = temp_store();
-    let accounts = two_owners(&temp.store).await;
-    let (acme, _) = site(&temp.store, "Acme", "acme-shop").await;
-    site(&temp.store, "Other", "other-shop").await;
-    let webhook = temp
-        .store
-        .add_webhook(
-            acme,
-            ACTOR,
-            WebhookInput {
-                name: "Receiver".to_owned(),
-                url: "https://hooks.example.com/a".to_owned(),
-                format: WebhookFormat::Standard,
-                allow_private: false,
-                enabled: true,
-            },
-            [9; 32],
-            START,
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    let input = serde_json::from_value(json!({
+    let (accounts, acme, _) = two_shops(&temp.store).await;
+    let rule = json!({
         "name": "Kettles", "conditions": {"keywords": ["kettle"]},
-        "actions": {"tags": ["kettles"], "webhooks": [webhook.id]}
-    }))
-    .unwrap();
-    temp.store
-        .add_routing_rule(acme, ACTOR, input, START)
-        .await
-        .unwrap()
-        .unwrap();
+        "actions": {"tags": ["kettles"]}
+    });
+    rule_calling_a_webhook(&temp.store, acme, ACTOR, rule).await;
     let state = staff_state(&temp.store, &accounts, "www");
     Harness {
         app: StaffApp::new(state),

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::Response;
-use heard_shared::ErrorBody;
+use heard_shared::{ErrorBody, FieldError};
 use http_body_util::BodyExt;
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -22,9 +22,9 @@ use crate::domain::demo::demo_site;
 use crate::domain::proof::{ProofOfWork, ProofPolicy};
 use crate::mail::sink::{Received, Sink};
 use crate::mail::{Outgoing, Policy, deliver};
-use crate::store::inbox_fixtures::START;
+use crate::store::inbox_fixtures::{START, site};
 use crate::store::test_support::TempStore;
-use crate::store::{Role, Store, User};
+use crate::store::{Role, Store, User, WebhookFormat, WebhookInput};
 
 /// The collector's address in the staff tests.
 pub const PUBLIC_URL: &str = "http://heard.test";
@@ -45,6 +45,56 @@ pub async fn two_owners(store: &Store) -> Accounts {
             .unwrap();
     }
     accounts
+}
+
+/// [`two_owners`], each merchant with a site: Acme's `acme-shop` and
+/// Other's `other-shop`. Answers the accounts and Acme's merchant and site ids.
+pub async fn two_shops(store: &Store) -> (Accounts, i64, i64) {
+    let accounts = two_owners(store).await;
+    let (acme, acme_site) = site(store, "Acme", "acme-shop").await;
+    site(store, "Other", "other-shop").await;
+    (accounts, acme, acme_site)
+}
+
+/// A webhook named "Receiver" of `merchant` and a routing rule that calls
+/// it: `rule` is the rule's JSON without the webhook, which is added to its
+/// actions. Both are made by `actor` at [`START`]; answers the webhook's and
+/// the rule's ids.
+pub async fn rule_calling_a_webhook(
+    store: &Store,
+    merchant: i64,
+    actor: i64,
+    mut rule: serde_json::Value,
+) -> (i64, i64) {
+    let webhook = store
+        .add_webhook(
+            merchant,
+            actor,
+            WebhookInput {
+                name: "Receiver".to_owned(),
+                url: "https://hooks.example.com/a".to_owned(),
+                format: WebhookFormat::Standard,
+                allow_private: false,
+                enabled: true,
+            },
+            [9; 32],
+            START,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    rule["actions"]["webhooks"] = serde_json::json!([webhook.id]);
+    let rule = store
+        .add_routing_rule(
+            merchant,
+            actor,
+            serde_json::from_value(rule).unwrap(),
+            START,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    (webhook.id, rule.id)
 }
 
 /// What the staff tests serve: pages from `www`, the clock a minute after
@@ -353,4 +403,29 @@ pub async fn error_body(response: Response, status: StatusCode) -> ErrorBody {
 /// [`error_body`]'s machine-readable code.
 pub async fn error_code(response: Response, status: StatusCode) -> String {
     error_body(response, status).await.error
+}
+
+/// [`error_body`]'s first field error.
+pub async fn first_field_error(response: Response, status: StatusCode) -> FieldError {
+    error_body(response, status)
+        .await
+        .fields
+        .into_iter()
+        .next()
+        .expect("the error names a field")
+}
+
+/// Asserts a site API answer to a foreign origin: `403 origin_not_allowed`,
+/// without a CORS grant.
+pub async fn assert_origin_refused(response: Response) {
+    assert!(
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
+    assert_eq!(
+        error_code(response, StatusCode::FORBIDDEN).await,
+        "origin_not_allowed"
+    );
 }

@@ -9,10 +9,22 @@
 //! job, in complaint order, from the database as it is at that moment.
 //! Only this sweep writes clusters, so nothing changes them in between.
 //!
+//! Each complaint is fingerprinted once: the read half computes the new
+//! complaint's fingerprint, the writer job stores it in
+//! `cluster_fingerprints` (migration 0017), and later complaints are
+//! compared with the stored ones. The earlier complaints are found in that
+//! table's covering index, the last 200 of the merchant and category by id,
+//! so a new complaint costs one text read and one fingerprint, whatever the
+//! flood around it. A complaint with no stored fingerprint — its words were
+//! erased or changed (a trigger cleared it), it was restored from spam, or
+//! the sweep passed it before fingerprints were stored — is fingerprinted
+//! from its text when it is next compared, and that is stored too.
+//!
 //! Every query takes the merchant id; a cluster never links two merchants'
 //! complaints, and the owners alerted are the merchant's own.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -32,6 +44,16 @@ pub struct Candidates {
     pub complaint_id: i64,
     /// Earlier complaints similar enough, with their similarity.
     pub similar: Vec<(i64, f64)>,
+    /// The new complaint's fingerprint, stored by the writer job; `None`
+    /// when it is left out (deleted, or suspected spam).
+    pub fingerprint: Option<Fingerprint>,
+    /// Earlier complaints' fingerprints computed from their text, because
+    /// none was stored: stored by the writer job too.
+    pub computed: Vec<(i64, Fingerprint)>,
+    /// In a safety category (`urgent`, fixed at intake): a cluster of its
+    /// own even with nothing similar. Any other complaint with nothing
+    /// similar costs the writer job no read.
+    pub safety: bool,
 }
 
 /// What one sweep did.
@@ -104,16 +126,29 @@ struct Fresh {
     answers: String,
     /// Deleted by the shopper, or suspected spam: compared with nothing.
     left_out: bool,
+    safety: bool,
 }
+
+/// The name of the `sweep_cursors` row that says where stored fingerprints
+/// begin: complaints the sweep passed up to it (before migration 0017) have
+/// no row in `cluster_fingerprints`, and are read from `complaints`. It is
+/// set by the first batch applied, not by the migration, so a cursor moved
+/// past complaints by hand before that (as the benchmark does for its
+/// generated store) still leaves them comparable; complaints a cursor moved
+/// by hand skips later have no row and are not compared.
+const FINGERPRINTED_AFTER: &str = "cluster_fingerprints";
 
 fn candidates(
     connection: &Connection,
     policy: &ClusterPolicy,
 ) -> Result<Vec<Candidates>, StoreError> {
     let cursor = cursor(connection)?;
+    // Until the first sweep of this build has applied a batch, everything
+    // the sweep has passed is from before the fingerprints were stored.
+    let unstored_up_to = named_cursor(connection, FINGERPRINTED_AFTER)?.unwrap_or(cursor);
     let mut fresh = connection.prepare_cached(
         "SELECT id, merchant_id, category, created_at, description, answers,
-            deleted_at IS NOT NULL OR spam IS NOT NULL
+            deleted_at IS NOT NULL OR spam IS NOT NULL, urgent
          FROM complaints WHERE id > ?1 ORDER BY id LIMIT ?2",
     )?;
     let fresh: Vec<Fresh> = fresh
@@ -126,72 +161,192 @@ fn candidates(
                 description: row.get(4)?,
                 answers: row.get(5)?,
                 left_out: row.get(6)?,
+                safety: row.get(7)?,
             })
         })?
         .collect::<Result<_, _>>()?;
-    let mut earlier = connection.prepare_cached(
-        "SELECT id, description, answers FROM complaints
-         WHERE merchant_id = ?1 AND category = ?2 AND id < ?3 AND created_at >= ?4
-           AND deleted_at IS NULL AND spam IS NULL
-         ORDER BY id DESC LIMIT ?5",
-    )?;
     let mut list = Vec::with_capacity(fresh.len());
-    // During a flood the fresh complaints of one category share most of their
-    // earlier neighbours: each text is fingerprinted once per batch, not once
-    // per comparison.
-    let mut fingerprints: HashMap<i64, Fingerprint> = HashMap::new();
-    for new in fresh {
-        let mut similar = Vec::new();
+    // The fingerprints this batch has at hand: each complaint's is read (or
+    // computed) once per batch, however many new ones it is compared with.
+    let mut known: HashMap<i64, Fingerprint> = HashMap::new();
+    for (index, new) in fresh.iter().enumerate() {
         let fingerprint = Fingerprint::of(
             &compared_text(&new.description, &new.answers),
             policy.max_text_chars,
         );
+        let mut similar = Vec::new();
+        let mut computed = Vec::new();
         if !new.left_out && !fingerprint.is_empty() {
-            let rows = earlier.query_map(
-                params![
-                    new.merchant_id,
-                    new.category,
-                    new.id,
-                    new.created_at - policy.window_ms,
-                    policy.max_candidates as i64
-                ],
-                |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                    ))
-                },
-            )?;
-            for row in rows {
-                let (other, description, answers) = row?;
-                let value =
-                    fingerprint.similarity(fingerprints.entry(other).or_insert_with(|| {
-                        Fingerprint::of(
-                            &compared_text(&description, &answers),
-                            policy.max_text_chars,
-                        )
-                    }));
+            let earlier = earlier(connection, policy, &fresh[..index], new, unstored_up_to)?;
+            for other in earlier {
+                let earlier_one = match known.entry(other) {
+                    Entry::Occupied(entry) => entry.into_mut(),
+                    Entry::Vacant(entry) => {
+                        let (found, from_text) = stored_or_computed(connection, policy, other)?;
+                        if from_text {
+                            computed.push((other, found.clone()));
+                        }
+                        entry.insert(found)
+                    }
+                };
+                let value = fingerprint.similarity(earlier_one);
                 if value >= policy.min_similarity {
                     similar.push((other, value));
                 }
             }
         }
-        fingerprints.insert(new.id, fingerprint);
+        let fingerprint = (!new.left_out).then_some(fingerprint);
+        if let Some(fingerprint) = &fingerprint {
+            known.insert(new.id, fingerprint.clone());
+        }
         list.push(Candidates {
             complaint_id: new.id,
             similar,
+            fingerprint,
+            computed,
+            safety: new.safety,
         });
     }
     Ok(list)
 }
 
+/// The earlier complaints a new one is compared with, most recent first:
+/// the last [`ClusterPolicy::max_candidates`] of its merchant and category
+/// within the window, neither deleted nor spam. They are this batch's
+/// earlier ones, then those with a stored row (from the covering index
+/// alone), then — only when those may not be the most recent — the ones
+/// the sweep passed before fingerprints were stored, from `complaints`.
+fn earlier(
+    connection: &Connection,
+    policy: &ClusterPolicy,
+    batch_before: &[Fresh],
+    new: &Fresh,
+    unstored_up_to: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let since = new.created_at - policy.window_ms;
+    let mut ids: Vec<i64> = batch_before
+        .iter()
+        .rev()
+        .filter(|other| {
+            !other.left_out
+                && other.merchant_id == new.merchant_id
+                && other.category == new.category
+                && other.created_at >= since
+        })
+        .map(|other| other.id)
+        .take(policy.max_candidates)
+        .collect();
+    let wanted = policy.max_candidates - ids.len();
+    if wanted == 0 {
+        return Ok(ids);
+    }
+    let mut stored: Vec<i64> = connection
+        .prepare_cached(
+            "SELECT complaint_id FROM cluster_fingerprints
+             WHERE merchant_id = ?1 AND category = ?2 AND complaint_id < ?3 AND created_at >= ?4
+             ORDER BY complaint_id DESC LIMIT ?5",
+        )?
+        .query_map(
+            params![new.merchant_id, new.category, new.id, since, wanted as i64],
+            |row| row.get(0),
+        )?
+        .collect::<Result<_, _>>()?;
+    // Every unstored complaint has an id up to `unstored_up_to`: when the
+    // stored ones fill the list with larger ids, none of those is needed.
+    let complete = stored.len() == wanted && stored.last().is_some_and(|&id| id > unstored_up_to);
+    if unstored_up_to > 0 && !complete {
+        let unstored = connection
+            .prepare_cached(
+                "SELECT id FROM complaints
+                 WHERE merchant_id = ?1 AND category = ?2 AND id < ?3 AND id <= ?4
+                   AND created_at >= ?5 AND deleted_at IS NULL AND spam IS NULL
+                 ORDER BY id DESC LIMIT ?6",
+            )?
+            .query_map(
+                params![
+                    new.merchant_id,
+                    new.category,
+                    new.id,
+                    unstored_up_to,
+                    since,
+                    wanted as i64
+                ],
+                |row| row.get::<_, i64>(0),
+            )?
+            .collect::<Result<Vec<i64>, _>>()?;
+        // One the sweep has fingerprinted since is in both lists.
+        stored.extend(unstored);
+        stored.sort_unstable_by(|a, b| b.cmp(a));
+        stored.dedup();
+        stored.truncate(wanted);
+    }
+    ids.extend(stored);
+    Ok(ids)
+}
+
+/// A complaint's fingerprint as stored, or computed from its text when
+/// there is none (`true`: to be stored by the writer job).
+fn stored_or_computed(
+    connection: &Connection,
+    policy: &ClusterPolicy,
+    complaint_id: i64,
+) -> Result<(Fingerprint, bool), StoreError> {
+    let stored: Option<Option<Vec<u8>>> = connection
+        .prepare_cached("SELECT shingles FROM cluster_fingerprints WHERE complaint_id = ?1")?
+        .query_row(params![complaint_id], |row| row.get(0))
+        .optional()?;
+    if let Some(fingerprint) = stored
+        .flatten()
+        .as_deref()
+        .and_then(Fingerprint::from_bytes)
+    {
+        return Ok((fingerprint, false));
+    }
+    let (description, answers): (String, String) = connection
+        .prepare_cached("SELECT description, answers FROM complaints WHERE id = ?1")?
+        .query_row(params![complaint_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let fingerprint = Fingerprint::of(
+        &compared_text(&description, &answers),
+        policy.max_text_chars,
+    );
+    Ok((fingerprint, true))
+}
+
 fn cursor(connection: &Connection) -> Result<i64, StoreError> {
+    Ok(named_cursor(connection, "clusters")?.unwrap_or(0))
+}
+
+fn named_cursor(connection: &Connection, name: &str) -> Result<Option<i64>, StoreError> {
     Ok(connection
-        .prepare_cached("SELECT value FROM sweep_cursors WHERE name = 'clusters'")?
-        .query_row([], |row| row.get(0))
-        .optional()?
-        .unwrap_or(0))
+        .prepare_cached("SELECT value FROM sweep_cursors WHERE name = ?1")?
+        .query_row(params![name], |row| row.get(0))
+        .optional()?)
+}
+
+/// Keeps a complaint's fingerprint (`None`: not known) in the writer job,
+/// with a row if the complaint may still be compared (neither deleted nor
+/// spam), and the fingerprint only if its words were not anonymised since
+/// they were read: a fingerprint never outlives the words it came from.
+fn keep(
+    connection: &Connection,
+    complaint_id: i64,
+    fingerprint: Option<&Fingerprint>,
+) -> Result<(), StoreError> {
+    connection
+        .prepare_cached(
+            "INSERT INTO cluster_fingerprints
+                (complaint_id, merchant_id, category, created_at, shingles)
+             SELECT id, merchant_id, category, created_at,
+                CASE WHEN anonymized_at IS NULL THEN ?2 END
+             FROM complaints WHERE id = ?1 AND deleted_at IS NULL AND spam IS NULL
+             ON CONFLICT (complaint_id) DO UPDATE
+                SET shingles = coalesce(excluded.shingles, shingles)",
+        )?
+        .execute(params![
+            complaint_id,
+            fingerprint.map(Fingerprint::to_bytes)
+        ])?;
+    Ok(())
 }
 
 /// The facts of a complaint the cluster needs.
@@ -226,21 +381,43 @@ fn apply(
 ) -> Result<ClusterSweep, StoreError> {
     let mut sweep = ClusterSweep::default();
     let start = cursor(connection)?;
+    // The first batch this build applies marks where stored fingerprints
+    // begin (see `candidates`).
+    connection
+        .prepare_cached("INSERT OR IGNORE INTO sweep_cursors (name, value) VALUES (?1, ?2)")?
+        .execute(params![FINGERPRINTED_AFTER, start])?;
+    let mut last = None;
     for candidates in found {
         // A sweep that lost a race with itself must not apply twice.
         if candidates.complaint_id <= start {
             continue;
         }
         sweep.examined += 1;
+        last = Some(candidates.complaint_id);
+        for (other, fingerprint) in &candidates.computed {
+            keep(connection, *other, Some(fingerprint))?;
+        }
+        keep(
+            connection,
+            candidates.complaint_id,
+            candidates.fingerprint.as_ref(),
+        )?;
+        if candidates.similar.is_empty() && !candidates.safety {
+            continue;
+        }
+        if let Some(alert) = place(connection, policy, candidates, now)? {
+            sweep.alerts.push(alert);
+        }
+    }
+    // One write of the cursor per batch, in the same transaction as the
+    // clusters it moves past.
+    if let Some(last) = last {
         connection
             .prepare_cached(
                 "INSERT INTO sweep_cursors (name, value) VALUES ('clusters', ?1)
                  ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
             )?
-            .execute(params![candidates.complaint_id])?;
-        if let Some(alert) = place(connection, policy, candidates, now)? {
-            sweep.alerts.push(alert);
-        }
+            .execute(params![last])?;
     }
     Ok(sweep)
 }
@@ -309,17 +486,30 @@ fn place(
             add_member(connection, cluster_id, *other, *value, now)?;
         }
     }
-    let (size, recent, alerted_size, safety): (i64, i64, i64, bool) = connection
-        .prepare_cached(
-            "SELECT k.size,
-                (SELECT count(*) FROM cluster_members m JOIN complaints c ON c.id = m.complaint_id
-                 WHERE m.cluster_id = k.id AND c.created_at >= k.last_at - ?2),
-                k.alerted_size, k.safety
-             FROM clusters k WHERE k.id = ?1",
-        )?
-        .query_row(params![cluster_id, policy.window_ms], |row| {
+    let (size, alerted_size, safety, last_at): (i64, i64, bool, i64) = connection
+        .prepare_cached("SELECT size, alerted_size, safety, last_at FROM clusters WHERE id = ?1")?
+        .query_row(params![cluster_id], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
         })?;
+    // Only a cluster never alerted needs its members within the window
+    // counted, and only up to the threshold `alert_due` compares them
+    // with: counting every member read each one's complaint row, for every
+    // complaint that joined a large cluster.
+    let recent: i64 = if alerted_size == 0 {
+        let enough = policy.threshold.max(policy.safety_threshold).max(1);
+        connection
+            .prepare_cached(
+                "SELECT count(*) FROM (
+                    SELECT 1 FROM cluster_members m JOIN complaints c ON c.id = m.complaint_id
+                    WHERE m.cluster_id = ?1 AND c.created_at >= ?2 LIMIT ?3)",
+            )?
+            .query_row(
+                params![cluster_id, last_at - policy.window_ms, enough as i64],
+                |row| row.get(0),
+            )?
+    } else {
+        0
+    };
     let Some(kind) = alert_due(
         policy,
         safety,
@@ -626,5 +816,323 @@ impl Store {
             )
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::sweeps::sweep_clusters;
+    use crate::store::inbox_fixtures::{START, complaint, record, site};
+    use crate::store::test_support::temp_store;
+
+    const HOUR: i64 = 3_600_000;
+    const MILK: [&str; 4] = [
+        "The milk tasted sour and my child got a stomach ache",
+        "Sour milk! My child had a stomach ache after drinking it",
+        "The milk was sour and my child had a stomach ache",
+        "Sour milk again, and a stomach ache for my child",
+    ];
+    const PARCEL: &str = "The delivery driver was rude and left the parcel in the rain";
+
+    /// Runs `work` as a writer job: what the tests read and change by hand.
+    async fn sql<T: Send + 'static>(
+        store: &Store,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> T {
+        store
+            .inner
+            .writer
+            .run(move |connection| Ok(work(connection)?))
+            .await
+            .unwrap()
+    }
+
+    async fn id_of(store: &Store, reference: &str) -> i64 {
+        let reference = reference.to_owned();
+        sql(store, move |connection| {
+            connection.query_row(
+                "SELECT id FROM complaints WHERE reference = ?1",
+                [reference],
+                |row| row.get(0),
+            )
+        })
+        .await
+    }
+
+    /// The complaint's row in `cluster_fingerprints` (`None`: no row) and
+    /// its stored shingles.
+    async fn stored(store: &Store, id: i64) -> Option<Option<Vec<u8>>> {
+        sql(store, move |connection| {
+            connection
+                .query_row(
+                    "SELECT shingles FROM cluster_fingerprints WHERE complaint_id = ?1",
+                    [id],
+                    |row| row.get(0),
+                )
+                .optional()
+        })
+        .await
+    }
+
+    async fn cluster_of(store: &Store, id: i64) -> Option<i64> {
+        sql(store, move |connection| {
+            connection
+                .query_row(
+                    "SELECT cluster_id FROM cluster_members WHERE complaint_id = ?1",
+                    [id],
+                    |row| row.get(0),
+                )
+                .optional()
+        })
+        .await
+    }
+
+    fn bytes(text: &str) -> Vec<u8> {
+        Fingerprint::of(text, ClusterPolicy::default().max_text_chars).to_bytes()
+    }
+
+    /// Records `text` at `START + hours`; its id.
+    async fn complain(store: &Store, site_id: i64, hours: i64, text: &str) -> i64 {
+        let reference = record(store, complaint(site_id, START + hours * HOUR, text)).await;
+        id_of(store, &reference).await
+    }
+
+    async fn sweep(store: &Store, hours: i64) -> ClusterSweep {
+        sweep_clusters(store, &ClusterPolicy::default(), START + hours * HOUR)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn each_complaint_is_fingerprinted_once_and_compared_by_what_is_stored() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (_, site_id) = site(store, "Dairy", "dairy").await;
+        let first = complain(store, site_id, 0, MILK[0]).await;
+        let second = complain(store, site_id, 1, MILK[1]).await;
+        assert_eq!(sweep(store, 2).await.examined, 2);
+        assert_eq!(stored(store, first).await, Some(Some(bytes(MILK[0]))));
+        assert_eq!(stored(store, second).await, Some(Some(bytes(MILK[1]))));
+        let milk = cluster_of(store, first).await.expect("the two are alike");
+        assert_eq!(cluster_of(store, second).await, Some(milk));
+
+        // The sweep compares with the stored fingerprint, not the text: with
+        // the second's fingerprint made a parcel's, a parcel complaint
+        // joins the milk cluster through it.
+        let parcel = bytes(PARCEL);
+        sql(store, move |connection| {
+            connection.execute(
+                "UPDATE cluster_fingerprints SET shingles = ?2 WHERE complaint_id = ?1",
+                params![second, parcel],
+            )
+        })
+        .await;
+        let rude = complain(
+            store,
+            site_id,
+            2,
+            "The rude delivery driver left the parcel out in the rain",
+        )
+        .await;
+        sweep(store, 3).await;
+        assert_eq!(cluster_of(store, rude).await, Some(milk));
+        // By their words, the two are not alike.
+        let policy = ClusterPolicy::default();
+        let words = Fingerprint::of(MILK[1], policy.max_text_chars).similarity(&Fingerprint::of(
+            "The rude delivery driver left the parcel out in the rain",
+            policy.max_text_chars,
+        ));
+        assert!(words < policy.min_similarity, "{words}");
+    }
+
+    #[tokio::test]
+    async fn a_complaint_without_a_stored_fingerprint_is_fingerprinted_from_its_words() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (_, site_id) = site(store, "Dairy", "dairy").await;
+        // Complaints the sweep passed before fingerprints were stored (as
+        // a store from before migration 0017 has them): no rows, and no
+        // mark of where stored fingerprints begin.
+        let old: Vec<i64> = vec![
+            complain(store, site_id, 0, MILK[0]).await,
+            complain(store, site_id, 1, MILK[1]).await,
+            complain(store, site_id, 1, PARCEL).await,
+        ];
+        sql(store, |connection| {
+            connection.execute_batch(
+                "INSERT INTO sweep_cursors (name, value)
+                 VALUES ('clusters', (SELECT max(id) FROM complaints))
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            )
+        })
+        .await;
+        let new = complain(store, site_id, 2, MILK[2]).await;
+        let swept = sweep(store, 3).await;
+        assert_eq!(swept.examined, 1);
+        assert_eq!(swept.alerts.len(), 1, "three alike: {swept:?}");
+        let milk = cluster_of(store, new).await.unwrap();
+        assert_eq!(cluster_of(store, old[0]).await, Some(milk));
+        assert_eq!(cluster_of(store, old[1]).await, Some(milk));
+        assert_eq!(cluster_of(store, old[2]).await, None);
+        // Each one compared is fingerprinted from its words and kept.
+        assert_eq!(stored(store, old[0]).await, Some(Some(bytes(MILK[0]))));
+        assert_eq!(stored(store, old[2]).await, Some(Some(bytes(PARCEL))));
+        assert_eq!(stored(store, new).await, Some(Some(bytes(MILK[2]))));
+
+        // A row whose fingerprint is not known (its words changed) is
+        // computed again when it is next compared.
+        sql(store, move |connection| {
+            connection.execute(
+                "UPDATE cluster_fingerprints SET shingles = NULL WHERE complaint_id = ?1",
+                [new],
+            )
+        })
+        .await;
+        let last = complain(store, site_id, 3, MILK[3]).await;
+        sweep(store, 4).await;
+        assert_eq!(cluster_of(store, last).await, Some(milk));
+        assert_eq!(stored(store, new).await, Some(Some(bytes(MILK[2]))));
+    }
+
+    #[tokio::test]
+    async fn the_most_recent_are_compared_whether_stored_or_from_before() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (_, site_id) = site(store, "Dairy", "dairy").await;
+        let in_category = |category: &str, hours: i64, text: &str| {
+            let mut new = complaint(site_id, START + hours * HOUR, text);
+            new.category = category.to_owned();
+            new
+        };
+        // By hand, a store upgraded mid-life: fingerprints are stored for
+        // complaints after `from_before[2]`, and for one before it that
+        // was compared since.
+        let mut from_before = Vec::new();
+        for (category, text) in [
+            ("product", MILK[0]),
+            ("delivery", PARCEL),
+            ("delivery", MILK[1]),
+        ] {
+            let reference = record(store, in_category(category, 0, text)).await;
+            from_before.push(id_of(store, &reference).await);
+        }
+        let stored_after = id_of(
+            store,
+            &record(store, in_category("product", 1, PARCEL)).await,
+        )
+        .await;
+        let (parcel, upgraded) = (bytes(PARCEL), from_before[2]);
+        let compared_since = from_before[1];
+        sql(store, move |connection| {
+            connection.execute(
+                "INSERT INTO sweep_cursors (name, value) VALUES ('clusters', ?1), (?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![stored_after, FINGERPRINTED_AFTER, upgraded],
+            )?;
+            for id in [compared_since, stored_after] {
+                connection.execute(
+                    "INSERT INTO cluster_fingerprints
+                        (complaint_id, merchant_id, category, created_at, shingles)
+                     SELECT id, merchant_id, category, created_at, ?2 FROM complaints
+                     WHERE id = ?1",
+                    params![id, parcel],
+                )?;
+            }
+            Ok(())
+        })
+        .await;
+        // One candidate: the most recent earlier complaint of the category.
+        let policy = ClusterPolicy {
+            max_candidates: 1,
+            ..ClusterPolicy::default()
+        };
+        let product = id_of(
+            store,
+            &record(store, in_category("product", 2, MILK[1])).await,
+        )
+        .await;
+        let delivery = id_of(
+            store,
+            &record(store, in_category("delivery", 2, MILK[2])).await,
+        )
+        .await;
+        sweep_clusters(store, &policy, START + 3 * HOUR)
+            .await
+            .unwrap();
+        // Product: the stored one is the most recent; the one from before,
+        // though alike, is not compared at all.
+        assert_eq!(cluster_of(store, product).await, None);
+        assert_eq!(stored(store, from_before[0]).await, None);
+        // Delivery: the most recent is from before and has no row, while an
+        // older one has: the one from before is compared.
+        let cluster = cluster_of(store, delivery).await;
+        assert!(cluster.is_some());
+        assert_eq!(cluster_of(store, from_before[2]).await, cluster);
+        assert_eq!(
+            stored(store, from_before[2]).await,
+            Some(Some(bytes(MILK[1])))
+        );
+    }
+
+    #[tokio::test]
+    async fn erasing_a_complaints_words_erases_its_fingerprint() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
+        let deleted = complaint(site_id, START, MILK[0]);
+        let token = deleted.token_hash;
+        let deleted = id_of(store, &record(store, deleted).await).await;
+        let anonymized = complain(store, site_id, 0, MILK[1]).await;
+        let spam = complain(store, site_id, 0, MILK[2]).await;
+        sweep(store, 1).await;
+        for id in [deleted, anonymized, spam] {
+            assert!(matches!(stored(store, id).await, Some(Some(_))), "{id}");
+        }
+
+        // The shopper deletes theirs: the row goes with the words.
+        assert!(store.delete_complaint(token, START + HOUR).await.unwrap());
+        assert_eq!(stored(store, deleted).await, None);
+
+        // Retention anonymises one (resolved long ago, by hand): it may
+        // still be compared, but its fingerprint is gone, and stays gone
+        // when it is next compared.
+        sql(store, move |connection| {
+            connection.execute(
+                "UPDATE merchants SET retention_days = 30 WHERE id = ?1",
+                [merchant],
+            )?;
+            connection.execute(
+                "UPDATE complaints SET status = 'resolved', resolved_at = ?2 WHERE id = ?1",
+                params![anonymized, START - 31 * 24 * HOUR],
+            )
+        })
+        .await;
+        let done = store.anonymize_due(START + HOUR, 10).await.unwrap();
+        assert_eq!(done.references.len(), 1);
+        assert_eq!(stored(store, anonymized).await, Some(None));
+        let later = complain(store, site_id, 47, MILK[1]).await;
+        sweep(store, 48).await;
+        assert_eq!(stored(store, anonymized).await, Some(None));
+        assert_eq!(
+            cluster_of(store, later).await,
+            cluster_of(store, spam).await
+        );
+
+        // Marked as spam: compared with nothing; restored: compared again,
+        // fingerprinted from its words when first needed.
+        sql(store, move |connection| {
+            connection.execute("UPDATE complaints SET spam = 'staff' WHERE id = ?1", [spam])
+        })
+        .await;
+        assert_eq!(stored(store, spam).await, None);
+        sql(store, move |connection| {
+            connection.execute("UPDATE complaints SET spam = NULL WHERE id = ?1", [spam])
+        })
+        .await;
+        assert_eq!(stored(store, spam).await, Some(None));
+        complain(store, site_id, 48, MILK[3]).await;
+        sweep(store, 49).await;
+        assert_eq!(stored(store, spam).await, Some(Some(bytes(MILK[2]))));
     }
 }

@@ -1,13 +1,15 @@
 //! Complaints and their idempotency records.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use heard_shared::{Mood, Outcome, Severity, Status, SubmissionKind};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
-use super::StoreError;
 use super::mail::{self, NewMail};
-use super::sites::{from_json, to_json};
+use super::site_cache;
+use super::sites::{Site, from_json, to_json};
+use super::{Store, StoreError};
 use crate::random;
 
 /// A complaint ready to store. Everything has been validated.
@@ -145,12 +147,85 @@ pub struct PublicEvent {
     pub first_name: Option<String>,
 }
 
+impl Store {
+    /// Stores a complaint judged by `site` (as [`Store::site`] gave it), and
+    /// its acknowledgement email in the same transaction; answers only after
+    /// it is committed to disk. Refused with [`StoreError::SiteChanged`],
+    /// storing nothing, when the site has changed since it was read.
+    pub async fn record_complaint_for(
+        &self,
+        site: Arc<Site>,
+        complaint: NewComplaint,
+    ) -> Result<Recorded, StoreError> {
+        let queues_mail = complaint.acknowledgement.is_some();
+        let sites = Arc::clone(&self.inner.sites);
+        let recorded = self
+            .inner
+            .writer
+            .run(move |connection| {
+                if complaint.site_id != site.id
+                    || !site_cache::still_current(&sites, connection, &site)?
+                {
+                    return Err(StoreError::SiteChanged);
+                }
+                let facts = SiteFacts {
+                    merchant_id: site.merchant_id,
+                    key: site.key.clone(),
+                    name: site.name.clone(),
+                };
+                record_for(connection, &complaint, &facts)
+            })
+            .await?;
+        if queues_mail && recorded.replay_of.is_none() {
+            self.inner.mail_queued.notify_one();
+        }
+        self.inner.search.wake();
+        Ok(recorded)
+    }
+}
+
 /// References are random; a collision is rare, so a few attempts suffice.
 const REFERENCE_ATTEMPTS: usize = 8;
 
 pub(super) fn record(
     connection: &Connection,
     complaint: &NewComplaint,
+) -> Result<Recorded, StoreError> {
+    let site = SiteFacts::read(connection, complaint.site_id)?;
+    record_for(connection, complaint, &site)
+}
+
+/// What storing a complaint needs to know of its site, read once per
+/// complaint (or taken from the site the request was judged by).
+#[derive(Debug, Clone)]
+pub(super) struct SiteFacts {
+    pub merchant_id: i64,
+    pub key: String,
+    pub name: String,
+}
+
+impl SiteFacts {
+    pub(super) fn read(connection: &Connection, site_id: i64) -> Result<SiteFacts, StoreError> {
+        Ok(connection
+            .prepare_cached("SELECT merchant_id, site_key, name FROM sites WHERE id = ?1")?
+            .query_row(params![site_id], |row| {
+                Ok(SiteFacts {
+                    merchant_id: row.get(0)?,
+                    key: row.get(1)?,
+                    name: row.get(2)?,
+                })
+            })?)
+    }
+}
+
+/// Stores `complaint` for `site`, routes it and queues its acknowledgement.
+/// The answer is built from what was inserted, not read back: the row is
+/// exactly what this job wrote, and the triggers change none of the
+/// receipt's columns.
+pub(super) fn record_for(
+    connection: &Connection,
+    complaint: &NewComplaint,
+    site: &SiteFacts,
 ) -> Result<Recorded, StoreError> {
     if let Some(idempotency) = &complaint.idempotency
         && let Some(replay) = replay(connection, complaint.site_id, idempotency)?
@@ -161,12 +236,20 @@ pub(super) fn record(
         spend_proof(connection, proof)?;
     }
 
+    // Suspected spam is stored and answered, but nobody is notified of it
+    // (it may carry someone else's address) until staff restore it.
+    // Otherwise the complaint is routed in its own savepoint: the team and
+    // assignee are written with the row, the rest right after it.
+    let routing = match complaint.spam {
+        None => Some(super::routing::decide(connection, site, complaint)?),
+        Some(_) => None,
+    };
     let mut attempts = 0;
-    let id = loop {
+    let (id, reference) = loop {
         attempts += 1;
         let reference = random::reference().to_string();
-        match insert(connection, complaint, &reference) {
-            Ok(id) => break id,
+        match insert(connection, complaint, &reference, routing.as_ref()) {
+            Ok(id) => break (id, reference),
             Err(error) if attempts < REFERENCE_ATTEMPTS && is_reference_collision(&error) => {
                 tracing::warn!("receipt reference collision; drawing another");
             }
@@ -175,11 +258,14 @@ pub(super) fn record(
     };
 
     claim_attachments(connection, complaint, id)?;
-    // Suspected spam is stored and answered, but nobody is notified of it
-    // (it may carry someone else's address) until staff restore it.
-    if complaint.spam.is_none() {
-        // Routing, and the notifications it queues, share the complaint's savepoint.
-        super::routing::route(connection, id, complaint)?;
+    if let Some(routing) = &routing {
+        let routed = super::routing::Routed {
+            merchant_id: site.merchant_id,
+            complaint_id: id,
+            reference: &reference,
+            site_name: &site.name,
+        };
+        super::routing::finish(connection, &routed, complaint, routing)?;
         if let Some(acknowledgement) = &complaint.acknowledgement {
             mail::queue(connection, id, acknowledgement, complaint.created_at)?;
         }
@@ -200,12 +286,42 @@ pub(super) fn record(
                 complaint.created_at
             ])?;
     }
-    let stored = by_id(connection, id)?
-        .ok_or_else(|| StoreError::Corrupt("complaint vanished".to_owned()))?;
     Ok(Recorded {
-        complaint: stored,
+        complaint: inserted(id, reference, &site.name, complaint),
         replay_of: None,
     })
+}
+
+/// The stored complaint as [`by_id`] would read it right after the insert.
+fn inserted(
+    id: i64,
+    reference: String,
+    site_name: &str,
+    complaint: &NewComplaint,
+) -> ComplaintRecord {
+    ComplaintRecord {
+        id,
+        site_id: complaint.site_id,
+        site_name: site_name.to_owned(),
+        reference,
+        status: Status::Received,
+        category: complaint.category.clone(),
+        category_label: complaint.category_label.clone(),
+        description: complaint.description.clone(),
+        remedy: complaint.remedy.clone(),
+        outcomes: complaint.outcomes.clone(),
+        severity: complaint.severity,
+        mood: complaint.mood,
+        language: complaint.language.clone(),
+        page_url: complaint.page_url.clone(),
+        anonymous: complaint.contact_name.is_none()
+            && complaint.contact_email.is_none()
+            && complaint.contact_phone.is_none(),
+        created_at: complaint.created_at,
+        kind: complaint.kind,
+        callback_window: complaint.callback_window.clone(),
+        photos: u32::try_from(complaint.attachments.len()).unwrap_or(u32::MAX),
+    }
 }
 
 /// Remembers a proof as used; a second use of the same salt is refused.
@@ -277,6 +393,7 @@ fn insert(
     connection: &Connection,
     complaint: &NewComplaint,
     reference: &str,
+    routing: Option<&super::routing::Routing>,
 ) -> rusqlite::Result<i64> {
     let json = |value: Result<String, StoreError>| {
         value.map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))
@@ -288,9 +405,10 @@ fn insert(
                 value_orientation, urgent, description, remedy, outcomes, severity, mood,
                 language, page_url, user_agent, answers, contact_name, contact_email,
                 contact_phone, created_at, kind, callback_window, identity, identity_verified,
-                spam)
+                spam, team_id, assignee_user_id, escalated_at)
              VALUES (?1, ?2, ?3, 'received', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
-                     ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+                     ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25,
+                     ?26, ?27, ?28)",
         )?
         .execute(params![
             complaint.site_id,
@@ -318,6 +436,9 @@ fn insert(
             complaint.identity,
             complaint.identity_verified,
             complaint.spam.map(SpamReason::as_str),
+            routing.and_then(|routing| routing.team_id),
+            routing.and_then(|routing| routing.assignee),
+            routing.and_then(|routing| routing.escalated_at(complaint.created_at)),
         ])?;
     Ok(connection.last_insert_rowid())
 }
@@ -442,14 +563,14 @@ fn parse_enum<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreErro
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use heard_shared::SiteConfig;
 
     use super::*;
     use crate::store::NewSite;
     use crate::store::test_support::temp_store;
 
-    fn complaint(site_id: i64, token_byte: u8) -> NewComplaint {
+    pub(in crate::store) fn complaint(site_id: i64, token_byte: u8) -> NewComplaint {
         NewComplaint {
             site_id,
             token_hash: [token_byte; 32],
@@ -482,7 +603,7 @@ mod tests {
         }
     }
 
-    async fn site(store: &crate::store::Store) -> i64 {
+    async fn site(store: &Store) -> i64 {
         store
             .add_site(NewSite {
                 merchant: "m".to_owned(),
@@ -494,6 +615,32 @@ mod tests {
             .await
             .unwrap()
             .id
+    }
+
+    #[tokio::test]
+    async fn the_answer_built_from_the_insert_is_the_stored_complaint() {
+        let temp = temp_store();
+        let site_id = site(&temp.store).await;
+        let full = NewComplaint {
+            remedy: Some("A new kettle".to_owned()),
+            page_url: Some("https://shop.example/kettle".to_owned()),
+            contact_email: Some("ana@example.com".to_owned()),
+            kind: SubmissionKind::Callback,
+            callback_window: Some("mornings".to_owned()),
+            severity: None,
+            mood: Some(Mood::Calm),
+            ..complaint(site_id, 1)
+        };
+        for (token, new) in [(1, full), (2, complaint(site_id, 2))] {
+            let recorded = temp.store.record_complaint(new).await.unwrap().complaint;
+            let stored = temp
+                .store
+                .complaint_by_token_hash([token; 32])
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(recorded, stored);
+        }
     }
 
     #[tokio::test]

@@ -32,6 +32,16 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// A read-only connection for queries that run beside the writer.
+///
+/// Its page cache stays SQLite's default (2 000 KiB per database, the
+/// attached search index too) and memory-mapped I/O stays off, on purpose:
+/// mapped pages of the database would count in the collector's resident
+/// memory, reads through the OS page cache do not; and in WAL mode a
+/// reader's cache is dropped whenever the database changed since its last
+/// read, which under intake is nearly every read, so a larger cache would
+/// buy little. At most [`super::readers::READERS`] such connections exist;
+/// what bounds the collector's memory under load is described in
+/// BENCHMARKS.md, "Footprint".
 pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
         | OpenFlags::SQLITE_OPEN_NO_MUTEX

@@ -24,6 +24,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0014_spam_folder.sql"),
     include_str!("migrations/0015_retention.sql"),
     include_str!("migrations/0016_insights_rollups.sql"),
+    include_str!("migrations/0017_cluster_fingerprints.sql"),
+    include_str!("migrations/0018_inbox_spam_index.sql"),
 ];
 
 /// Applies the migrations this database has not seen yet, each in its own transaction.

@@ -29,6 +29,7 @@ mod routing;
 mod search;
 mod sessions;
 mod shopper;
+mod site_cache;
 mod site_settings;
 mod sites;
 mod spam;
@@ -110,6 +111,9 @@ pub enum StoreError {
     /// The complaint's proof of work was already used by another complaint.
     #[error("this proof of work was already used")]
     ProofSpent,
+    /// The site changed after the request was judged by it: judge it again.
+    #[error("the site changed while the request was handled")]
+    SiteChanged,
     #[error("attachment number {0} is unknown or already used")]
     UnknownAttachment(usize),
     #[error("a site with the key {0:?} already exists")]
@@ -141,6 +145,8 @@ struct Inner {
     /// The thread that keeps the search index (`search.rs`) off the
     /// writer's path.
     search: search::Indexer,
+    /// The sites the public API resolves, forgotten by the writer on change.
+    sites: Arc<site_cache::SiteCache>,
 }
 
 impl Store {
@@ -149,7 +155,13 @@ impl Store {
     pub fn open(path: &Path, max_batch: usize, write_queue: usize) -> Result<Store, StoreError> {
         let mut connection = connection::open_writer(path)?;
         migrations::apply(&mut connection)?;
-        let writer = Writer::start(connection, max_batch.max(1), write_queue.max(1))?;
+        let sites = Arc::new(site_cache::SiteCache::new());
+        let writer = Writer::start(
+            connection,
+            max_batch.max(1),
+            write_queue.max(1),
+            Arc::clone(&sites),
+        )?;
         let search = search::Indexer::start(path)?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -157,6 +169,7 @@ impl Store {
                 writer,
                 mail_queued: Arc::new(Notify::new()),
                 search,
+                sites,
             }),
         })
     }

@@ -8,11 +8,15 @@
 //! events and the notification rows commit together with the complaint or
 //! not at all.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use heard_shared::{Mood, Severity};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::complaints::NewComplaint;
+use super::complaints::{NewComplaint, SiteFacts};
 use super::notifications::{self, NewNotification};
 use super::sites::{from_json, to_json};
 use super::{Store, StoreError};
@@ -152,32 +156,89 @@ pub const MAX_WEBHOOKS: usize = 20;
 
 // --- routing a new complaint ----------------------------------------------
 
-/// Routes the complaint just inserted as `complaint_id`: evaluates the
-/// merchant's rules, assigns, sets priority and tags, writes the timeline
-/// events and queues the notifications — all in the caller's transaction.
+/// Routes the complaint stored as `complaint_id` (one restored from the
+/// spam folder): evaluates the merchant's rules, assigns, sets priority and
+/// tags, writes the timeline events and queues the notifications — all in
+/// the caller's transaction.
 pub(super) fn route(
     connection: &Connection,
     complaint_id: i64,
     complaint: &NewComplaint,
 ) -> Result<(), StoreError> {
-    let (merchant_id, site_key, site_name): (i64, String, String) = connection
-        .prepare_cached("SELECT merchant_id, site_key, name FROM sites WHERE id = ?1")?
-        .query_row(params![complaint.site_id], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })?;
-    let rules = rules(connection, merchant_id)?;
-    let facts = facts(complaint, site_key);
-    let decision = routing::evaluate(&rules, &facts);
-    apply(
+    let site = SiteFacts::read(connection, complaint.site_id)?;
+    let reference: String = connection
+        .prepare_cached("SELECT reference FROM complaints WHERE id = ?1")?
+        .query_row(params![complaint_id], |row| row.get(0))?;
+    let routing = decide(connection, &site, complaint)?;
+    execute_cached(
         connection,
-        merchant_id,
+        "UPDATE complaints SET team_id = ?2, assignee_user_id = ?3,
+            escalated_at = coalesce(?4, escalated_at)
+         WHERE id = ?1",
+        params![
+            complaint_id,
+            routing.team_id,
+            routing.assignee,
+            routing.escalated_at(complaint.created_at)
+        ],
+    )?;
+    let routed = Routed {
+        merchant_id: site.merchant_id,
         complaint_id,
-        complaint,
-        &facts,
-        &decision,
-        &rules,
-        &site_name,
-    )
+        reference: &reference,
+        site_name: &site.name,
+    };
+    finish(connection, &routed, complaint, &routing)
+}
+
+/// Where a complaint goes, decided before it is inserted, so that intake
+/// writes its team, assignee and escalation with the row itself.
+pub(super) struct Routing {
+    rules: Rc<Vec<Rule>>,
+    facts: Facts,
+    decision: Decision,
+    pub team_id: Option<i64>,
+    pub assignee: Option<i64>,
+}
+
+impl Routing {
+    /// When the complaint was escalated by a rule, if it was.
+    pub(super) fn escalated_at(&self, now: i64) -> Option<i64> {
+        self.decision.escalate.then_some(now)
+    }
+}
+
+/// Evaluates the merchant's rules (read once per writer batch) for
+/// `complaint` and resolves the team and assignee they name.
+pub(super) fn decide(
+    connection: &Connection,
+    site: &SiteFacts,
+    complaint: &NewComplaint,
+) -> Result<Routing, StoreError> {
+    let rules = batch_rules(connection, site.merchant_id)?;
+    let facts = facts(complaint, site.key.clone());
+    let decision = routing::evaluate(&rules, &facts);
+    let (team_id, assignee) = resolve_target(
+        connection,
+        site.merchant_id,
+        decision.target,
+        complaint.created_at,
+    )?;
+    Ok(Routing {
+        rules,
+        facts,
+        decision,
+        team_id,
+        assignee,
+    })
+}
+
+/// Which complaint is being routed, and where it was sent from.
+pub(super) struct Routed<'a> {
+    pub merchant_id: i64,
+    pub complaint_id: i64,
+    pub reference: &'a str,
+    pub site_name: &'a str,
 }
 
 /// What the rules see of a complaint.
@@ -202,35 +263,41 @@ fn facts(complaint: &NewComplaint, site_key: String) -> Facts {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn apply(
+/// The rest of routing once the complaint's row carries its team and
+/// assignee: priority, tags, timeline events and notifications.
+pub(super) fn finish(
     connection: &Connection,
-    merchant_id: i64,
-    complaint_id: i64,
+    routed: &Routed<'_>,
     complaint: &NewComplaint,
-    facts: &Facts,
-    decision: &Decision,
-    rules: &[Rule],
-    site_name: &str,
+    routing: &Routing,
 ) -> Result<(), StoreError> {
+    let Routed {
+        merchant_id,
+        complaint_id,
+        reference,
+        site_name,
+    } = *routed;
+    let Routing {
+        rules,
+        facts,
+        decision,
+        team_id,
+        assignee,
+    } = routing;
+    let (team_id, assignee) = (*team_id, *assignee);
     let now = complaint.created_at;
-    let (team_id, assignee) = resolve_target(connection, merchant_id, decision.target, now)?;
-    connection.execute(
-        "UPDATE complaints SET team_id = ?2, assignee_user_id = ?3,
-            escalated_at = CASE WHEN ?4 THEN ?5 ELSE escalated_at END
-         WHERE id = ?1",
-        params![complaint_id, team_id, assignee, decision.escalate, now],
-    )?;
     if let Some(priority) = decision.priority {
         // The trigger stored urgent (1000) + severity + mood; the rule's
         // priority replaces the first part and keeps the rest.
-        connection.execute(
+        execute_cached(
+        connection,
             "UPDATE complaints SET priority = ?2 + priority - (CASE WHEN urgent THEN 1000 ELSE 0 END)
              WHERE id = ?1",
             params![complaint_id, priority.base()],
         )?;
         if priority == Priority::Urgent {
-            connection.execute(
+            execute_cached(
+                connection,
                 "UPDATE complaints SET
                     first_response_due_at = min(first_response_due_at, created_at + 3600000),
                     resolution_due_at = min(resolution_due_at, created_at + 86400000)
@@ -257,13 +324,14 @@ fn apply(
         event(connection, complaint_id, now, "tagged", &data)?;
     }
 
-    let reference: String = connection
-        .prepare_cached("SELECT reference FROM complaints WHERE id = ?1")?
-        .query_row(params![complaint_id], |row| row.get(0))?;
+    let recipients = recipients(connection, merchant_id, &decision.notify, assignee)?;
+    if recipients.is_empty() && decision.webhooks.is_empty() {
+        return Ok(());
+    }
     let payload = payload(
         connection,
         merchant_id,
-        &reference,
+        reference,
         site_name,
         complaint,
         facts,
@@ -272,7 +340,7 @@ fn apply(
         team_id,
         assignee,
     )?;
-    for user_id in recipients(connection, merchant_id, &decision.notify, assignee)? {
+    for user_id in recipients {
         let email: String = connection
             .prepare_cached("SELECT email FROM users WHERE id = ?1")?
             .query_row(params![user_id], |row| row.get(0))?;
@@ -375,10 +443,15 @@ fn default_team(connection: &Connection, merchant_id: i64, now: i64) -> Result<i
         .query_row(params![merchant_id, DEFAULT_TEAM_NAME], |row| row.get(0))
         .optional()?;
     if let Some(id) = named {
-        connection.execute("UPDATE teams SET is_default = 1 WHERE id = ?1", params![id])?;
+        execute_cached(
+            connection,
+            "UPDATE teams SET is_default = 1 WHERE id = ?1",
+            params![id],
+        )?;
         return Ok(id);
     }
-    connection.execute(
+    execute_cached(
+        connection,
         "INSERT INTO teams (merchant_id, name, strategy, is_default, created_at)
          VALUES (?1, ?2, 'round_robin', 1, ?3)",
         params![merchant_id, DEFAULT_TEAM_NAME, now],
@@ -438,7 +511,8 @@ fn pick_member(
             .optional()?,
     };
     if let Some(user_id) = chosen {
-        connection.execute(
+        execute_cached(
+            connection,
             "UPDATE teams SET last_assigned_user_id = ?2 WHERE id = ?1",
             params![team_id, user_id],
         )?;
@@ -487,6 +561,16 @@ fn recipients(
         add(ids);
     }
     Ok(users)
+}
+
+/// Runs one statement through the connection's statement cache: intake
+/// routes every complaint with the same few statements.
+fn execute_cached(
+    connection: &Connection,
+    sql: &str,
+    parameters: impl rusqlite::Params,
+) -> Result<usize, StoreError> {
+    Ok(connection.prepare_cached(sql)?.execute(parameters)?)
 }
 
 /// The ids `sql` selects (first column).
@@ -579,6 +663,50 @@ fn payload(
 }
 
 // --- rules -------------------------------------------------------------------
+
+thread_local! {
+    /// The rules read during the writer's current batch, per merchant:
+    /// `None` outside a batch (and on every other thread), so nothing is
+    /// kept across transactions. A job that writes rules forgets them, and
+    /// so does the writer after a job that failed.
+    static BATCH_RULES: RefCell<Option<HashMap<i64, Rc<Vec<Rule>>>>> =
+        const { RefCell::new(None) };
+}
+
+/// The writer opens a batch (or starts it over after a failed job).
+pub(super) fn open_batch_rules() {
+    BATCH_RULES.with_borrow_mut(|rules| *rules = Some(HashMap::new()));
+}
+
+/// The writer's batch has ended.
+pub(super) fn close_batch_rules() {
+    BATCH_RULES.with_borrow_mut(|rules| *rules = None);
+}
+
+/// Forgets the batch's rules after a change to them.
+fn forget_batch_rules() {
+    BATCH_RULES.with_borrow_mut(|rules| {
+        if let Some(rules) = rules {
+            rules.clear();
+        }
+    });
+}
+
+/// The merchant's rules, read once per writer batch: intake routes every
+/// complaint of a batch with them.
+fn batch_rules(connection: &Connection, merchant_id: i64) -> Result<Rc<Vec<Rule>>, StoreError> {
+    if let Some(kept) = BATCH_RULES.with_borrow(|rules| rules.as_ref()?.get(&merchant_id).cloned())
+    {
+        return Ok(kept);
+    }
+    let read = Rc::new(rules(connection, merchant_id)?);
+    BATCH_RULES.with_borrow_mut(|rules| {
+        if let Some(rules) = rules {
+            rules.insert(merchant_id, Rc::clone(&read));
+        }
+    });
+    Ok(read)
+}
 
 /// The merchant's rules in order.
 pub(super) fn rules(connection: &Connection, merchant_id: i64) -> Result<Vec<Rule>, StoreError> {
@@ -1167,6 +1295,8 @@ impl Store {
             .writer
             .run(move |connection| {
                 let result = change(connection)?;
+                // Every change of a rule comes through here.
+                forget_batch_rules();
                 audited(connection, merchant_id, actor, now, action, result, detail)
             })
             .await

@@ -5,11 +5,14 @@
 //! a complaint's write time, so it is kept off the writer thread, which
 //! must answer receipts. The writer commits complaints and replies; the
 //! indexer, woken after those commits (and every second in case a wake was
-//! missed), reads what is new from the database — everything above its
-//! high-water marks — and indexes it in batches, in its own transactions on
-//! its own file. Because the index is derived, it needs no durability of its
-//! own: after a crash the indexer continues from the marks stored with the
-//! index, and a missing or stale file is rebuilt from scratch.
+//! missed), waits a moment for more commits ([`GATHER`]), reads what is
+//! new from the database — everything above its high-water marks — and
+//! indexes it in batches, in its own transactions on its own file: under a
+//! flood, a hundred complaints and more a transaction, because each
+//! transaction of an FTS5 index writes a segment and merges segments.
+//! Because the index is derived, it needs no durability of its own: after
+//! a crash the indexer continues from the marks stored with the index, and
+//! a missing or stale file is rebuilt from scratch.
 //!
 //! A document's rowid says whose it is: the complaint's id shifted left by
 //! [`DOC_SHIFT`] bits, plus 0 for the complaint's own text (description,
@@ -27,7 +30,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::watch;
@@ -40,6 +43,12 @@ const BATCH: i64 = 2_000;
 /// How long the indexer sleeps when nobody wakes it: a wake missed by a
 /// write path that does not ring still gets indexed within this.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// How long a wake waits for more commits before indexing, unless someone
+/// waits for the index (`Store::search_caught_up`): a complaint is
+/// searchable this much later, and a flood is indexed in transactions of a
+/// hundred complaints and more instead of one or two.
+const GATHER: Duration = Duration::from_millis(100);
 
 /// Bumped when the index's layout changes: an index file of another version
 /// is deleted and rebuilt.
@@ -173,16 +182,29 @@ pub(super) fn phrase(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 
-/// Documents matching all the terms at once above which the list looks for
-/// a search's page by walking its complaints in order and checking each
-/// (see [`walked_matches`]), instead of finding every match first: a common
+/// Of the newest [`RECENT_COMPLAINTS`] complaints' documents, those
+/// matching all the terms at once from which the list looks for a search's
+/// page by walking its complaints in order and checking each (see
+/// [`walked_matches`]), instead of finding every match first: a common
 /// word ("refund": 356 000 documents of 1.4 million) costs about 100 ms to
 /// enumerate, each time it is used, and the page needs only a few dozen.
+/// Three in a hundred complaints: a walk of [`WALK_CANDIDATES`] then
+/// finds a page.
 #[cfg(not(test))]
-const MANY_MATCHES: i64 = 30_000;
+const MANY_RECENT_MATCHES: i64 = 300;
 /// Small in tests, so that their few complaints are walked too.
 #[cfg(test)]
-const MANY_MATCHES: i64 = 2;
+const MANY_RECENT_MATCHES: i64 = 2;
+
+/// The newest complaints whose documents tell how common the terms are:
+/// counting every match of a common word to decide costs what finding them
+/// costs (30 ms to count 30 000), counting among the newest ten thousand
+/// complaints a millisecond, and a walk meets the newest complaints first.
+#[cfg(not(test))]
+const RECENT_COMPLAINTS: i64 = 10_000;
+/// Every complaint in tests.
+#[cfg(test)]
+const RECENT_COMPLAINTS: i64 = 1 << 40;
 
 /// Candidates a walked part of the list checks at most. Checking one costs
 /// one small FTS query (tens of microseconds); a walk that needs more than
@@ -195,43 +217,73 @@ pub(super) const WALK_CANDIDATES: i64 = 8;
 
 /// Whether the list should walk for `terms`: every term of three characters
 /// or more, and documents holding all of them together number at least
-/// [`MANY_MATCHES`] (counted from the index, stopped at the bound). Terms
-/// found together in one document are found together in its complaint, so
-/// this never overstates how common a match is.
+/// [`MANY_RECENT_MATCHES`] among the newest [`RECENT_COMPLAINTS`]
+/// complaints' (counted from the index, stopped at the bound). Terms found
+/// together in one document are found together in its complaint, so this
+/// never overstates how common a match is; whatever it says, a walk that
+/// does not find its page is given up, so the results never depend on it.
 pub(super) fn common_terms(connection: &Connection, terms: &[String]) -> Result<bool, StoreError> {
     if terms.is_empty() || terms.iter().any(|term| term.chars().count() < 3) {
         return Ok(false);
     }
     attach(connection)?;
+    let newest: Option<i64> = connection
+        .prepare_cached("SELECT rowid FROM search.search_text ORDER BY rowid DESC LIMIT 1")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
+    let Some(newest) = newest else {
+        return Ok(false);
+    };
+    let first_recent = ((newest >> DOC_SHIFT) - RECENT_COMPLAINTS + 1).max(0) << DOC_SHIFT;
     let all: Vec<String> = terms.iter().map(|term| phrase(term)).collect();
     let matches: i64 = connection
         .prepare_cached(
             "SELECT count(*) FROM (SELECT rowid FROM search.search_text
-             WHERE search_text MATCH ?1 LIMIT ?2)",
+             WHERE search_text MATCH ?1 AND rowid >= ?2 LIMIT ?3)",
         )?
-        .query_row(params![all.join(" AND "), MANY_MATCHES], |row| row.get(0))?;
-    Ok(matches >= MANY_MATCHES)
+        .query_row(
+            params![all.join(" AND "), first_recent, MANY_RECENT_MATCHES],
+            |row| row.get(0),
+        )?;
+    Ok(matches >= MANY_RECENT_MATCHES)
 }
 
 /// SQL that is true when the complaint whose id is the SQL `id` has a
-/// document matching each phrase parameter of `phrases`: one rowid-range
-/// query of the index per term, which FTS5 answers by seeking, not by
-/// enumerating the term's matches.
+/// document matching each phrase parameter of `phrases` (terms of three
+/// characters or more): rowid-range queries of the index, which FTS5
+/// answers by seeking, not by enumerating the term's matches.
+///
+/// A phrase costs one seek per trigram (seven for "reembolso"), and in a
+/// walk most candidates fail. So each term's first trigram is checked
+/// first, one seek each: a document matching the phrase holds its first
+/// trigram, so a candidate without it fails for certain, and only the few
+/// that hold every first trigram are checked for the whole phrases.
 pub(super) fn walked_matches(phrases: &[String], id: &str) -> String {
     if phrases.is_empty() {
         return "1".to_owned();
     }
-    phrases
-        .iter()
-        .map(|phrase| {
-            format!(
-                "EXISTS (SELECT 1 FROM search.search_text WHERE search_text MATCH {phrase}
-                     AND rowid BETWEEN ({id} << {DOC_SHIFT}) AND ({id} << {DOC_SHIFT}) + {last})",
-                last = DOCS_PER_COMPLAINT - 1
-            )
-        })
+    let within = |query: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM search.search_text WHERE search_text MATCH {query}
+                 AND rowid BETWEEN ({id} << {DOC_SHIFT}) AND ({id} << {DOC_SHIFT}) + {last})",
+            last = DOCS_PER_COMPLAINT - 1
+        )
+    };
+    let first_trigrams = phrases.iter().map(|phrase| within(&first_trigram(phrase)));
+    let whole = phrases.iter().map(|phrase| within(phrase));
+    first_trigrams
+        .chain(whole)
         .collect::<Vec<_>>()
         .join(" AND ")
+}
+
+/// SQL for the phrase of the first three characters of the phrase
+/// parameter `phrase` (a [`phrase`]: its quotes undone, three characters
+/// taken, quoted again). A constant of the statement, computed once.
+fn first_trigram(phrase: &str) -> String {
+    format!(
+        r#"('"' || replace(substr(replace(substr({phrase}, 2, length({phrase}) - 2), '""', '"'), 1, 3), '"', '""') || '"')"#
+    )
 }
 
 /// Whether a walk over `candidates` (SQL ending in `LIMIT`
@@ -267,6 +319,8 @@ struct Shared {
 #[derive(Default)]
 struct Signal {
     woken: bool,
+    /// Someone waits for the index (`Indexer::reach`): no gathering.
+    hurry: bool,
     stop: bool,
 }
 
@@ -280,6 +334,7 @@ impl Indexer {
         let shared = Arc::new(Shared {
             signal: Mutex::new(Signal {
                 woken: true,
+                hurry: true,
                 stop: false,
             }),
             ring: Condvar::new(),
@@ -311,9 +366,14 @@ impl Indexer {
         *self.marks.borrow()
     }
 
-    /// Wakes the indexer and waits until its marks cover `target`.
+    /// Wakes the indexer without letting it gather and waits until its
+    /// marks cover `target`.
     pub(super) async fn reach(&self, target: SearchMarks) -> Result<SearchMarks, StoreError> {
-        self.wake();
+        if let Ok(mut signal) = self.shared.signal.lock() {
+            signal.woken = true;
+            signal.hurry = true;
+        }
+        self.shared.ring.notify_one();
         let mut marks = self.marks.clone();
         let reached = marks
             .wait_for(|marks| marks.covers(&target))
@@ -504,7 +564,26 @@ fn run(
                     return;
                 }
             }
+            // A commit's wake gathers what the next moments commit too, so
+            // a flood is indexed many complaints per transaction of the
+            // index, not one or two: each transaction writes a new segment
+            // and merges segments, whatever it holds.
+            let gathered_until = Instant::now() + GATHER;
+            while signal.woken && !signal.hurry && !signal.stop {
+                let left = gathered_until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                signal = match shared.ring.wait_timeout(signal, left) {
+                    Ok((signal, _)) => signal,
+                    Err(_) => return,
+                };
+            }
+            if signal.stop {
+                return;
+            }
             signal.woken = false;
+            signal.hurry = false;
         }
         // Work until nothing is left, so a flood is indexed in full batches
         // and a stop request is seen between batches. A long catch-up (a
@@ -586,34 +665,53 @@ fn tidy(index: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// One batch: new complaints, else new replies, else deletions. `None` when
-/// there was nothing to do.
+/// One batch, in one transaction of the index: new complaints, new
+/// replies and notes, and — once both are caught up — deletions. `None`
+/// when there was nothing to do.
 fn step(source: &Connection, index: &Connection) -> Result<Option<SearchMarks>, StoreError> {
     // The marks are read inside the index's write lock, so two processes on
     // the same database (the server and a command-line tool) never index the
     // same rows twice.
     index.execute_batch("BEGIN IMMEDIATE")?;
     let mut marks = read_marks(index)?;
-    let done = if let Some(high) = index_complaints(source, index, marks.complaint)? {
+    let mut writer = DocumentWriter::new(index)?;
+    let complaints = index_complaints(source, index, &mut writer, marks.complaint)?;
+    if let Some(high) = complaints.high {
         marks.complaint = high;
         set_mark(index, "complaint", high)?;
-        false
-    } else if let Some(high) = index_events(source, index, marks.event)? {
-        marks.event = high;
-        set_mark(index, "event", high)?;
-        false
-    } else if let Some(high) = remove_forgotten(source, index, marks.forget)? {
-        marks.forget = high;
-        set_mark(index, "forget", high)?;
-        index.execute_batch("COMMIT")?;
+    }
+    let mut events = Batch::default();
+    if !complaints.full {
+        events = index_events(source, index, &mut writer, marks.event)?;
+        if let Some(high) = events.high {
+            marks.event = high;
+            set_mark(index, "event", high)?;
+        }
+    }
+    drop(writer);
+    let mut forgotten = Batch::default();
+    if !complaints.full && !events.full {
+        forgotten = remove_forgotten(source, index, marks.forget)?;
+        if let Some(high) = forgotten.high {
+            marks.forget = high;
+            set_mark(index, "forget", high)?;
+        }
+    }
+    index.execute_batch("COMMIT")?;
+    if forgotten.high.is_some() {
         // The removed words must not linger in the index's WAL either.
         checkpoint(index)?;
-        return Ok(Some(marks));
-    } else {
-        true
-    };
-    index.execute_batch("COMMIT")?;
+    }
+    let done = complaints.high.is_none() && events.high.is_none() && forgotten.high.is_none();
     Ok(if done { None } else { Some(marks) })
+}
+
+/// What one kind of batch read: the highest id, if any, and whether it
+/// read [`BATCH`] rows (so more may wait).
+#[derive(Default)]
+struct Batch {
+    high: Option<i64>,
+    full: bool,
 }
 
 fn set_mark(index: &Connection, what: &str, high: i64) -> Result<(), StoreError> {
@@ -623,12 +721,13 @@ fn set_mark(index: &Connection, what: &str, high: i64) -> Result<(), StoreError>
     Ok(())
 }
 
-/// Indexes the complaints after `after`; the highest id read, if any.
+/// Indexes the complaints after `after`.
 fn index_complaints(
     source: &Connection,
     index: &Connection,
+    writer: &mut DocumentWriter<'_>,
     after: i64,
-) -> Result<Option<i64>, StoreError> {
+) -> Result<Batch, StoreError> {
     let mut read = source.prepare_cached(
         "SELECT id, deleted_at IS NULL, concat_ws(char(10), description, remedy,
                 (SELECT group_concat(value, char(10)) FROM json_each(answers))),
@@ -637,17 +736,20 @@ fn index_complaints(
     )?;
     let mut rows = read.query(params![after, BATCH])?;
     let mut high = None;
+    let mut count = 0;
     let mut last_reference = String::new();
     while let Some(row) = rows.next()? {
         let id: i64 = row.get(0)?;
         let kept: bool = row.get(1)?;
-        last_reference = row.get(3)?;
         // A complaint deleted before it was indexed has no words to index.
         if kept {
-            let body: String = row.get(2)?;
-            insert_document(index, id << DOC_SHIFT, &body)?;
+            let body = row.get_ref(2)?.as_str().unwrap_or_default();
+            writer.insert(id << DOC_SHIFT, body)?;
         }
         high = Some(id);
+        count += 1;
+        last_reference.clear();
+        last_reference.push_str(row.get_ref(3)?.as_str().unwrap_or_default());
     }
     if let Some(high) = high {
         index
@@ -659,23 +761,51 @@ fn index_complaints(
             .prepare_cached("DELETE FROM lineage WHERE complaint_id <> ?1")?
             .execute([high])?;
     }
-    Ok(high)
+    Ok(Batch {
+        high,
+        full: count == BATCH,
+    })
 }
 
-/// Indexes one document: its text for the trigram index, and its Chinese,
-/// Japanese and Korean characters and pairs of neighbours (if any) for
-/// terms of one or two of them, which trigrams cannot find.
-fn insert_document(index: &Connection, rowid: i64, body: &str) -> Result<(), StoreError> {
-    index
-        .prepare_cached("INSERT INTO search_text (rowid, body) VALUES (?1, ?2)")?
-        .execute(params![rowid, body])?;
-    let grams = cjk_grams(body);
-    if !grams.is_empty() {
-        index
-            .prepare_cached("INSERT INTO search_grams (rowid, grams) VALUES (?1, ?2)")?
-            .execute(params![rowid, grams])?;
+/// Writes documents into the index: its text for the trigram index, and
+/// its Chinese, Japanese and Korean characters and pairs of neighbours (if
+/// any) for terms of one or two of them, which trigrams cannot find. Holds
+/// its statements and its grams buffer for a whole batch.
+struct DocumentWriter<'index> {
+    text: rusqlite::CachedStatement<'index>,
+    grams: rusqlite::CachedStatement<'index>,
+    buffer: String,
+}
+
+impl<'index> DocumentWriter<'index> {
+    fn new(index: &'index Connection) -> Result<Self, StoreError> {
+        Ok(DocumentWriter {
+            text: index.prepare_cached("INSERT INTO search_text (rowid, body) VALUES (?1, ?2)")?,
+            grams: index
+                .prepare_cached("INSERT INTO search_grams (rowid, grams) VALUES (?1, ?2)")?,
+            buffer: String::new(),
+        })
     }
-    Ok(())
+
+    fn insert(&mut self, rowid: i64, body: &str) -> Result<(), StoreError> {
+        self.text.execute(params![rowid, body])?;
+        // Most text has no CJK letter at all: ASCII is checked at a glance.
+        if body.is_ascii() {
+            return Ok(());
+        }
+        self.buffer.clear();
+        push_cjk_grams(&mut self.buffer, body);
+        if !self.buffer.is_empty() {
+            self.grams.execute(params![rowid, self.buffer])?;
+        }
+        Ok(())
+    }
+}
+
+/// Indexes one document (see [`DocumentWriter`]).
+#[cfg(test)]
+fn insert_document(index: &Connection, rowid: i64, body: &str) -> Result<(), StoreError> {
+    DocumentWriter::new(index)?.insert(rowid, body)
 }
 
 /// Whether `character` is a Chinese, Japanese or Korean letter: Han
@@ -692,8 +822,15 @@ pub(super) fn is_cjk(character: char) -> bool {
 /// Every CJK letter of `text` and every pair of neighbouring ones, as
 /// words separated by spaces: "发货太慢" gives "发 发货 货 货太 太 太慢 慢".
 /// A term of one or two CJK letters is then one token of this text.
+#[cfg(test)]
 fn cjk_grams(text: &str) -> String {
     let mut grams = String::new();
+    push_cjk_grams(&mut grams, text);
+    grams
+}
+
+/// [`cjk_grams`] appended to `grams`.
+fn push_cjk_grams(grams: &mut String, text: &str) {
     let mut previous: Option<char> = None;
     for character in text.chars() {
         if !is_cjk(character) {
@@ -709,7 +846,6 @@ fn cjk_grams(text: &str) -> String {
         grams.push(' ');
         previous = Some(character);
     }
-    grams
 }
 
 /// A term the grams index answers: one or two CJK letters.
@@ -722,8 +858,9 @@ pub(super) fn is_short_cjk(term: &str) -> bool {
 fn index_events(
     source: &Connection,
     index: &Connection,
+    writer: &mut DocumentWriter<'_>,
     after: i64,
-) -> Result<Option<i64>, StoreError> {
+) -> Result<Batch, StoreError> {
     let mut read = source.prepare_cached(&format!(
         "SELECT e.id, e.complaint_id,
                 CASE WHEN e.kind IN {SEARCHABLE_EVENTS} AND c.deleted_at IS NULL THEN e.body END
@@ -736,17 +873,21 @@ fn index_events(
     )?;
     let mut rows = read.query(params![after, BATCH])?;
     let mut high = None;
+    let mut count = 0;
     while let Some(row) = rows.next()? {
         let id: i64 = row.get(0)?;
-        let body: Option<String> = row.get(2)?;
-        if let Some(body) = body {
+        if let Some(body) = row
+            .get_ref(2)?
+            .as_str_or_null()
+            .map_err(rusqlite::Error::from)?
+        {
             let first = row.get::<_, i64>(1)? << DOC_SHIFT;
             let rowid: i64 = next
                 .query_row(params![first, first + DOCS_PER_COMPLAINT - 1], |row| {
                     row.get(0)
                 })?;
             if rowid < first + DOCS_PER_COMPLAINT {
-                insert_document(index, rowid, &body)?;
+                writer.insert(rowid, body)?;
             } else {
                 tracing::warn!(
                     event = id,
@@ -755,8 +896,12 @@ fn index_events(
             }
         }
         high = Some(id);
+        count += 1;
     }
-    Ok(high)
+    Ok(Batch {
+        high,
+        full: count == BATCH,
+    })
 }
 
 /// Removes every document of the complaints deleted after `after`.
@@ -764,7 +909,7 @@ fn remove_forgotten(
     source: &Connection,
     index: &Connection,
     after: i64,
-) -> Result<Option<i64>, StoreError> {
+) -> Result<Batch, StoreError> {
     let forgotten: Vec<(i64, i64)> = source
         .prepare_cached(
             "SELECT id, complaint_id FROM search_forget WHERE id > ?1 ORDER BY id LIMIT ?2",
@@ -780,7 +925,10 @@ fn remove_forgotten(
         remove.execute(params![first, first + DOCS_PER_COMPLAINT - 1])?;
         remove_grams.execute(params![first, first + DOCS_PER_COMPLAINT - 1])?;
     }
-    Ok(forgotten.last().map(|(id, _)| *id))
+    Ok(Batch {
+        high: forgotten.last().map(|(id, _)| *id),
+        full: forgotten.len() as i64 == BATCH,
+    })
 }
 
 /// Truncates the index's WAL, retrying while a reader is in the middle of
@@ -946,7 +1094,7 @@ mod tests {
             terms: terms.iter().map(|term| (*term).to_owned()).collect(),
             ..InboxFilter::default()
         };
-        let (kettle, both, toaster) = store
+        let (kettle, both, toaster, numbered) = store
             .read(move |connection| {
                 attach(connection)?;
                 let compare = |terms: &[&str]| {
@@ -958,11 +1106,14 @@ mod tests {
                     compare(&["kettle"]),
                     compare(&["kettle", "leaks"]),
                     compare(&["toaster"]),
+                    // Every candidate holds "num" (the first trigram, checked
+                    // first), few hold "number1".
+                    compare(&["number1", "kettle"]),
                 ))
             })
             .await
             .unwrap();
-        for (walked, found) in [&kettle, &both, &toaster] {
+        for (walked, found) in [&kettle, &both, &toaster, &numbered] {
             assert!(found.iter().all(Option::is_some), "{found:?}");
             // A walk either gives the page that finding every match gives,
             // or gives up (the list then finds the matches).
@@ -977,6 +1128,7 @@ mod tests {
         assert_eq!(pages(&kettle.1), 10);
         assert_eq!(pages(&both.1), 10);
         assert_eq!(pages(&toaster.1), 20);
+        assert_eq!(pages(&numbered.1), 3);
         // The toaster is in two of three candidates: walking finds its first
         // page; the kettle, in one of three, is given up on within eight.
         assert!(toaster.0[0].is_some());
@@ -984,6 +1136,30 @@ mod tests {
         // Through the store, every page is the one every match gives.
         let through_store = search(store, merchant, "kettle").await;
         assert_eq!(through_store.len(), 10);
+    }
+
+    #[test]
+    fn the_first_trigram_of_a_phrase_is_its_first_three_characters_quoted() {
+        let connection = Connection::open_in_memory().unwrap();
+        for term in [
+            "pedido",
+            "a\"bcd",
+            "\"\"\"x",
+            "ab\"",
+            "坏了吗啊",
+            "Ñandú",
+            "abc",
+        ] {
+            let trigram: String = connection
+                .query_row(
+                    &format!("SELECT {}", first_trigram("?1")),
+                    [phrase(term)],
+                    |row| row.get(0),
+                )
+                .unwrap();
+            let first: String = term.chars().take(3).collect();
+            assert_eq!(trigram, phrase(&first), "{term}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use heard_shared::SiteConfig;
 use rusqlite::params;
 
 use super::audit::{self, AuditNote};
+use super::site_cache::note_site_written;
 use super::sites::{self, Site, to_json};
 use super::{Store, StoreError};
 
@@ -56,6 +57,7 @@ impl Store {
                         to_json(&config)?,
                         now
                     ])?;
+                note_site_written();
                 if updated == 0 {
                     return Ok(None);
                 }

@@ -1,9 +1,14 @@
 //! Merchants and their sites.
+//!
+//! Every function here or elsewhere that writes the `sites` table calls
+//! `site_cache::note_site_written` in its writer job, so the public API's
+//! kept sites are forgotten (`site_cache.rs`).
 
 use heard_shared::SiteConfig;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::StoreError;
+use super::site_cache::note_site_written;
 use crate::{clock, random};
 
 /// A merchant's website, as stored.
@@ -86,6 +91,7 @@ pub(super) fn insert(connection: &Connection, site: &NewSite) -> Result<Site, St
             new_secret(),
         ],
     )?;
+    note_site_written();
     by_key(connection, &site.key)?.ok_or_else(|| StoreError::Corrupt("site vanished".to_owned()))
 }
 
@@ -100,6 +106,7 @@ pub(super) fn configure(
         "UPDATE sites SET name = ?2, config = ?3, updated_at = ?4 WHERE site_key = ?1",
         params![site_key, config.name, to_json(config)?, clock::now_millis()],
     )?;
+    note_site_written();
     if updated == 0 {
         return Ok(None);
     }
@@ -115,6 +122,7 @@ pub(super) fn upsert(connection: &Connection, site: &NewSite) -> Result<Site, St
             clock::now_millis()
         ],
     )?;
+    note_site_written();
     if updated == 0 {
         return insert(connection, site);
     }
