@@ -8,7 +8,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
 use super::mail::{self, NewMail};
 use super::site_cache;
-use super::sites::{Site, from_json, to_json};
+use super::sites::{Site, from_json, parse_enum, to_json};
 use super::{Store, StoreError};
 use crate::random;
 
@@ -558,10 +558,6 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<ComplaintRecord, StoreErro
 }
 
 /// Reads a snake_case enum stored as text, through its serde name.
-fn parse_enum<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    from_json(&format!("\"{text}\""))
-}
-
 #[cfg(test)]
 pub(super) mod tests {
     use heard_shared::SiteConfig;

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::StoreError;
 use super::audit::{self, AuditNote};
 use super::followup::{self, Survey};
-use super::sites::from_json;
+use super::sites::{from_json, parse_enum};
 
 const HOUR: i64 = 60 * 60 * 1000;
 
@@ -997,10 +997,6 @@ fn escape_like(text: &str) -> String {
         escaped.push(character);
     }
     escaped
-}
-
-fn parse_enum<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    from_json(&serde_json::Value::String(text.to_owned()).to_string())
 }
 
 fn optional_enum<T: serde::de::DeserializeOwned>(

@@ -187,6 +187,12 @@ pub(super) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T,
     serde_json::from_str(text).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
+/// An enum stored as its serde name (`"serious"`, `"complaint"`).
+pub(super) fn parse_enum<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use super::audit::{self, AuditNote};
 use super::complaints::{NewComplaint, SpamReason};
 use super::inbox::{self, ComplaintDetail};
 use super::mail::{self, MailKind, NewMail};
-use super::sites::from_json;
+use super::sites::{from_json, parse_enum};
 use super::{Store, StoreError};
 
 /// The result of restoring or marking a complaint.
@@ -312,8 +312,8 @@ fn stored_complaint(
                     description: row.get(5)?,
                     remedy: row.get(6)?,
                     outcomes: from_json(&outcomes)?,
-                    severity: severity.as_deref().map(text_enum).transpose()?,
-                    mood: mood.as_deref().map(text_enum).transpose()?,
+                    severity: severity.as_deref().map(parse_enum).transpose()?,
+                    mood: mood.as_deref().map(parse_enum).transpose()?,
                     language: row.get(10)?,
                     page_url: row.get(11)?,
                     user_agent: None,
@@ -323,7 +323,7 @@ fn stored_complaint(
                     contact_phone: row.get(15)?,
                     created_at: now,
                     idempotency: None,
-                    kind: text_enum::<SubmissionKind>(&kind)?,
+                    kind: parse_enum::<SubmissionKind>(&kind)?,
                     callback_window: row.get(17)?,
                     identity: None,
                     identity_verified: false,
@@ -334,9 +334,4 @@ fn stored_complaint(
                 })
             })())
         })?
-}
-
-/// A snake_case enum stored as text, through its serde name.
-fn text_enum<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    from_json(&format!("\"{text}\""))
 }
