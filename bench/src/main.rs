@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! heard-bench --collector target/release/collector --report target/bench/report.md [--seconds 5]
-//!             [--inbox-store DIR] [--inbox-complaints 1000000] [--only inbox|widget|memory]
+//!             [--inbox-store DIR] [--inbox-complaints 1000000] [--only inbox|widget|memory|intake]
 //!             [--www DIR] [--widget-dir DIR] [--chromium PATH] [--chromedriver PATH]
 //! ```
 //!
@@ -73,6 +73,9 @@ struct Options {
     only_widget: bool,
     /// Only the collector's memory on the kept million-complaint store.
     only_memory: bool,
+    /// Only the intake section and the footprint it measures (the report
+    /// is written, without the inbox, memory at 1M and widget sections).
+    only_intake: bool,
     /// What the widget-speed section runs: the loader and demo shop, the
     /// built widget, the browser.
     www: PathBuf,
@@ -130,6 +133,7 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> anyhow::Result<Optio
     let mut only_inbox = false;
     let mut only_widget = false;
     let mut only_memory = false;
+    let mut only_intake = false;
     let mut www = PathBuf::from("www");
     let mut widget_dir = PathBuf::from("target/widget");
     let mut chromium = PathBuf::from("/usr/bin/chromium");
@@ -159,10 +163,11 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> anyhow::Result<Optio
                 "inbox" => only_inbox = true,
                 "widget" => only_widget = true,
                 "memory" => only_memory = true,
-                _ => bail!("--only takes `inbox`, `widget` or `memory`"),
+                "intake" => only_intake = true,
+                _ => bail!("--only takes `inbox`, `widget`, `memory` or `intake`"),
             },
             _ => bail!(
-                "unknown argument {arg:?}\nusage: heard-bench --collector PATH --report PATH [--seconds N] [--inbox-store DIR] [--inbox-complaints N] [--only inbox|widget|memory] [--www DIR] [--widget-dir DIR] [--chromium PATH] [--chromedriver PATH]"
+                "unknown argument {arg:?}\nusage: heard-bench --collector PATH --report PATH [--seconds N] [--inbox-store DIR] [--inbox-complaints N] [--only inbox|widget|memory|intake] [--www DIR] [--widget-dir DIR] [--chromium PATH] [--chromedriver PATH]"
             ),
         }
     }
@@ -176,6 +181,7 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> anyhow::Result<Optio
             only_inbox,
             only_widget,
             only_memory,
+            only_intake: false,
             www,
             widget_dir,
             chromium,
@@ -187,10 +193,11 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> anyhow::Result<Optio
         report: report.context("--report PATH is required")?,
         seconds,
         inbox_store,
-        inbox_complaints,
+        inbox_complaints: if only_intake { 0 } else { inbox_complaints },
         only_inbox,
         only_widget,
         only_memory,
+        only_intake,
         www,
         widget_dir,
         chromium,
@@ -387,12 +394,16 @@ fn measure(options: &Options) -> anyhow::Result<Figures> {
     } else {
         None
     };
-    let widget_speed = browser::measure(&options.browser_paths())?;
+    let widget_speed = if options.only_intake {
+        None
+    } else {
+        Some(browser::measure(&options.browser_paths())?)
+    };
 
     Ok(Figures {
         inbox,
         memory_1m,
-        widget_speed: Some(widget_speed),
+        widget_speed,
         index_backlog,
         index_catch_up,
         stop_after_load,
