@@ -21,6 +21,7 @@ mod insights;
 mod mail;
 mod migrations;
 mod notifications;
+pub mod priority;
 mod proofs;
 mod readers;
 mod relations;
