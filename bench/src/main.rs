@@ -309,10 +309,16 @@ fn measure(options: &Options) -> anyhow::Result<Figures> {
     );
     // Search follows intake through the indexer thread: how far behind was
     // it when the flood stopped, and how long until it caught up?
-    let (index_backlog, index_catch_up) = index_lag(&setup.database)?;
+    let lag = follow_up_lag(&setup.database)?;
     println!(
-        "bench: search index at the end of the runs: {index_backlog} complaints behind, caught up {} later",
-        stats::millis(index_catch_up)
+        "bench: search index at the end of the runs: {} complaints behind, caught up {} later",
+        lag.index_backlog,
+        stats::millis(lag.index_catch_up)
+    );
+    println!(
+        "bench: cluster sweep at the end of the runs: {} complaints behind, caught up {} later",
+        lag.sweep_backlog,
+        stats::millis(lag.sweep_catch_up)
     );
     let peak_rss = running.peak_rss()?;
     let stop_after_load = running.stop()?;
@@ -404,8 +410,10 @@ fn measure(options: &Options) -> anyhow::Result<Figures> {
         inbox,
         memory_1m,
         widget_speed,
-        index_backlog,
-        index_catch_up,
+        index_backlog: lag.index_backlog,
+        index_catch_up: lag.index_catch_up,
+        sweep_backlog: lag.sweep_backlog,
+        sweep_catch_up: lag.sweep_catch_up,
         stop_after_load,
         machine,
         seconds: options.seconds,
@@ -449,10 +457,17 @@ fn watched(running: &Running, run: impl FnOnce() -> RunSummary) -> anyhow::Resul
     Ok(summary)
 }
 
-/// Complaints stored but not yet in the search index now, and how long the
-/// indexer takes to reach the last of them (polled every 5 ms, at most two
-/// minutes).
-fn index_lag(database: &std::path::Path) -> anyhow::Result<(u64, Duration)> {
+/// How far the work that follows intake was behind when the runs stopped —
+/// the search index and the cluster sweep, both catching up after each
+/// commit on background threads — and how long each then took to catch up.
+struct Lag {
+    index_backlog: u64,
+    index_catch_up: Duration,
+    sweep_backlog: u64,
+    sweep_catch_up: Duration,
+}
+
+fn follow_up_lag(database: &std::path::Path) -> anyhow::Result<Lag> {
     let mut index_path = database.as_os_str().to_owned();
     index_path.push("-search");
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
@@ -470,13 +485,33 @@ fn index_lag(database: &std::path::Path) -> anyhow::Result<(u64, Duration)> {
             |row| row.get(0),
         )?)
     };
-    let backlog = u64::try_from(stored - indexed()?).unwrap_or(0);
+    let swept = || -> anyhow::Result<i64> {
+        Ok(source.query_row(
+            "SELECT coalesce(max(value), 0) FROM sweep_cursors WHERE name = 'clusters'",
+            [],
+            |row| row.get(0),
+        )?)
+    };
+    let index_backlog = u64::try_from(stored - indexed()?).unwrap_or(0);
+    let sweep_backlog = u64::try_from(stored - swept()?).unwrap_or(0);
     let started = Instant::now();
-    while indexed()? < stored {
-        if started.elapsed() > Duration::from_secs(120) {
-            bail!("the search index did not catch up within two minutes");
+    let (mut index_catch_up, mut sweep_catch_up) = (None, None);
+    while index_catch_up.is_none() || sweep_catch_up.is_none() {
+        if started.elapsed() > Duration::from_secs(300) {
+            bail!("the search index or the cluster sweep did not catch up within five minutes");
+        }
+        if index_catch_up.is_none() && indexed()? >= stored {
+            index_catch_up = Some(started.elapsed());
+        }
+        if sweep_catch_up.is_none() && swept()? >= stored {
+            sweep_catch_up = Some(started.elapsed());
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    Ok((backlog, started.elapsed()))
+    Ok(Lag {
+        index_backlog,
+        index_catch_up: index_catch_up.unwrap_or_default(),
+        sweep_backlog,
+        sweep_catch_up: sweep_catch_up.unwrap_or_default(),
+    })
 }

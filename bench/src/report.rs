@@ -95,6 +95,10 @@ pub struct Figures {
     /// ended, and how long the indexer then took to index them.
     pub index_backlog: u64,
     pub index_catch_up: Duration,
+    /// Complaints the cluster sweep had not compared yet when the runs
+    /// stopped, and how long it took to compare them.
+    pub sweep_backlog: u64,
+    pub sweep_catch_up: Duration,
     /// SIGTERM to exit, after the intake runs.
     pub stop_after_load: Duration,
     /// The inbox over a generated store, unless skipped.
@@ -350,12 +354,17 @@ fn write_intake(out: &mut String, figures: &Figures) -> fmt::Result {
     paragraph(
         out,
         &format!(
-            "Search follows intake: when the last run stopped, {} acknowledged \
-             complaints were not yet in the search index, and the indexer \
-             had indexed them {} later. They were listed in the inbox all \
-             along; only search saw them late.",
+            "Search and clusters follow intake: when the last run stopped, {} \
+             acknowledged complaints were not yet in the search index, and \
+             the indexer had indexed them {} later; {} had not yet been \
+             compared for clusters, and the sweep had compared them {} \
+             later. Both run at background priority, so a flood is \
+             acknowledged first. The complaints were listed in the inbox \
+             all along; only search and cluster alerts saw them late.",
             group_digits(figures.index_backlog),
-            millis(figures.index_catch_up)
+            millis(figures.index_catch_up),
+            group_digits(figures.sweep_backlog),
+            millis(figures.sweep_catch_up)
         ),
     )?;
     writeln!(out, "| target (issue 8) | measured | state |")?;

@@ -174,8 +174,44 @@ impl Fingerprint {
             return 0.0;
         }
         let shared = shared_count(&self.0, &other.0);
-        let union = self.0.len() + other.0.len() - shared;
-        shared as f64 / union as f64
+        jaccard(shared, self.0.len(), other.0.len())
+    }
+
+    /// The Jaccard index when it reaches `least`, else `None`: the same
+    /// decision and value as comparing [`Fingerprint::similarity`] with
+    /// `least`, for less work.
+    ///
+    /// The sweep needs no index below its threshold, and most pairs it
+    /// compares are far below it (other words, or another script). The
+    /// index grows with the shared count, so a pair reaches `least` exactly
+    /// when its shared count reaches the least count that does
+    /// ([`least_shared`]); a pair of lists too unequal in length to share
+    /// that many is never merged, and a merge stops as soon as what is left
+    /// of the shorter list cannot make up the difference.
+    pub fn similarity_at_least(&self, other: &Fingerprint, least: f64) -> Option<f64> {
+        let (left, right) = (self.0.len(), other.0.len());
+        if left == 0 || right == 0 || least.is_nan() || least <= 0.0 {
+            let value = self.similarity(other);
+            return (value >= least).then_some(value);
+        }
+        let need = least_shared(left, right, least)?;
+        let shared = shared_count_reaching(&self.0, &other.0, need)?;
+        let value = jaccard(shared, left, right);
+        (value >= least).then_some(value)
+    }
+
+    /// This fingerprint ready to be compared with many others: the sweep
+    /// compares each new complaint with up to 200 earlier ones.
+    pub fn probe(&self) -> Probe<'_> {
+        let mut bits = vec![0u64; PROBE_BITS / 64];
+        for &hash in &self.0 {
+            let bit = (hash >> (32 - PROBE_BITS.trailing_zeros())) as usize;
+            bits[bit / 64] |= 1 << (bit % 64);
+        }
+        Probe {
+            fingerprint: self,
+            bits,
+        }
     }
 
     /// As stored: each hash as 4 bytes, little-endian, in ascending order.
@@ -190,14 +226,63 @@ impl Fingerprint {
         if bytes.len() % 4 != 0 {
             return None;
         }
-        let hashes: Vec<u32> = bytes
-            .chunks_exact(4)
-            .map(|chunk| u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))
-            .collect();
-        hashes
-            .windows(2)
-            .all(|pair| pair[0] < pair[1])
-            .then_some(Fingerprint(hashes))
+        // Read and checked in one pass, into a list of the right size: the
+        // sweep reads thousands of these a second under a flood.
+        let mut hashes = Vec::with_capacity(bytes.len() / 4);
+        for chunk in bytes.chunks_exact(4) {
+            let hash = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+            if hashes.last().is_some_and(|&before| before >= hash) {
+                return None;
+            }
+            hashes.push(hash);
+        }
+        Some(Fingerprint(hashes))
+    }
+}
+
+/// The bits of a [`Probe`]'s table: 8 KiB, which stays in the processor's
+/// nearest cache, and so sparse for a fingerprint of a few hundred shingles
+/// that a hash it does not hold finds its bit set only once in a few
+/// hundred.
+const PROBE_BITS: usize = 1 << 16;
+
+/// A fingerprint with a table of which top bits its hashes have.
+///
+/// Every hash two fingerprints share has its bit set in the table, so
+/// counting another fingerprint's hashes whose bit is set gives at least
+/// their shared count — nearly exactly, the table being sparse. When even
+/// that count cannot reach the threshold the pair is decided without a
+/// merge: one lookup per hash of the other list, with no branch on the
+/// hashes, where the merge mispredicts. Most pairs the sweep compares are
+/// decided this way; only pairs that may reach it are merged.
+pub struct Probe<'a> {
+    fingerprint: &'a Fingerprint,
+    bits: Vec<u64>,
+}
+
+impl Probe<'_> {
+    /// [`Fingerprint::similarity_at_least`], the same decision and value.
+    pub fn similarity_at_least(&self, other: &Fingerprint, least: f64) -> Option<f64> {
+        let (left, right) = (self.fingerprint.0.len(), other.0.len());
+        if left == 0 || right == 0 || least.is_nan() || least <= 0.0 {
+            return self.fingerprint.similarity_at_least(other, least);
+        }
+        let need = least_shared(left, right, least)?;
+        let shift = 32 - PROBE_BITS.trailing_zeros();
+        let at_most: usize = other
+            .0
+            .iter()
+            .map(|&hash| {
+                let bit = (hash >> shift) as usize;
+                ((self.bits[bit / 64] >> (bit % 64)) & 1) as usize
+            })
+            .sum();
+        if at_most < need {
+            return None;
+        }
+        let shared = shared_count_reaching(&self.fingerprint.0, &other.0, need)?;
+        let value = jaccard(shared, left, right);
+        (value >= least).then_some(value)
     }
 }
 
@@ -216,6 +301,64 @@ fn shared_count(left: &[u32], right: &[u32]) -> usize {
         }
     }
     shared
+}
+
+/// The Jaccard index of two sets of `left` and `right` members that share
+/// `shared`: computed in one place, so that every path gives the same value.
+fn jaccard(shared: usize, left: usize, right: usize) -> f64 {
+    shared as f64 / (left + right - shared) as f64
+}
+
+/// The least shared count at which two non-empty sets of `left` and
+/// `right` members reach the index `least`; `None` when even the most they
+/// can share does not. The index grows with the shared count (its numerator
+/// grows, its denominator shrinks, and a division of exact integers rounds
+/// monotonically), so the count is found from the closed form
+/// `least · (left + right) / (1 + least)` and settled by [`jaccard`]
+/// itself, never by the formula's rounding.
+fn least_shared(left: usize, right: usize, least: f64) -> Option<usize> {
+    let most = left.min(right);
+    let estimate = least * (left + right) as f64 / (1.0 + least);
+    let mut need = (estimate.max(0.0) as usize).min(most);
+    while need > 0 && jaccard(need - 1, left, right) >= least {
+        need -= 1;
+    }
+    while need <= most && jaccard(need, left, right) < least {
+        need += 1;
+    }
+    (need <= most).then_some(need)
+}
+
+/// The shared count of two sorted lists without repeats, when it reaches
+/// `need`; `None` as soon as it no longer can.
+///
+/// Each step of the merge is free of branches: which list moves on is
+/// decided by comparisons added as numbers, because with hashes in random
+/// order a branch on them is mispredicted about every other step. The
+/// bound — what is shared so far plus what is left of the shorter remainder
+/// — drops by one at most per step, so it is checked only once its margin
+/// over `need` is spent, not on every step.
+fn shared_count_reaching(left: &[u32], right: &[u32], need: usize) -> Option<usize> {
+    let (mut i, mut j, mut shared) = (0, 0, 0);
+    loop {
+        let left_over = (left.len() - i).min(right.len() - j);
+        let reachable = shared + left_over;
+        if reachable < need {
+            return None;
+        }
+        if left_over == 0 {
+            return Some(shared);
+        }
+        // Within `steps`, neither index passes its list's end: each moves
+        // one place at most per step.
+        let steps = (reachable - need).clamp(1, left_over);
+        for _ in 0..steps {
+            let (a, b) = (left[i], right[j]);
+            shared += usize::from(a == b);
+            i += usize::from(a <= b);
+            j += usize::from(b <= a);
+        }
+    }
 }
 
 /// A shingle: three characters of a padded word, or one or two of a CJK run.
@@ -377,6 +520,187 @@ mod tests {
                 };
                 assert_eq!(similarity(a, b), expected, "{a} / {b}");
                 assert_eq!(Fingerprint::of(a, 2_000).0.len(), left.len(), "{a}");
+            }
+        }
+    }
+
+    /// SplitMix64: deterministic numbers for the generated cases.
+    struct Numbers(u64);
+
+    impl Numbers {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut mixed = self.0;
+            mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            mixed ^ (mixed >> 31)
+        }
+
+        fn below(&mut self, bound: usize) -> usize {
+            (self.next() % bound as u64) as usize
+        }
+    }
+
+    /// The plain decision: the whole index, then compared.
+    fn plain(a: &Fingerprint, b: &Fingerprint, least: f64) -> Option<f64> {
+        let value = a.similarity(b);
+        (value >= least).then_some(value)
+    }
+
+    /// Complaint-like texts: sentences drawn from small pools in English,
+    /// Spanish and Chinese (so that many pairs are alike and many are not),
+    /// sometimes mixed, of a few words to a few hundred.
+    fn generated_texts(numbers: &mut Numbers, count: usize) -> Vec<String> {
+        const POOLS: [&[&str]; 3] = [
+            &[
+                "The milk tasted sour and my child got a stomach ache.",
+                "The courier marked the parcel as delivered, but it never came.",
+                "I was charged twice for the same order.",
+                "The battery swelled after three weeks and is not safe.",
+                "Nobody picked up the phone for forty minutes.",
+                "The size chart does not match the jacket I received.",
+            ],
+            &[
+                "La leche estaba agria y mi hijo tuvo dolor de estómago.",
+                "El repartidor marcó el paquete como entregado.",
+                "Me cobraron dos veces el mismo pedido.",
+                "La batería se hinchó a las tres semanas.",
+                "Esperé cuarenta minutos al teléfono.",
+            ],
+            &[
+                "喝了你们的牛奶以后孩子肚子疼，牛奶有酸味。",
+                "快递显示已签收，但包裹根本没有送到。",
+                "同一个订单被扣了两次款。",
+                "电池用了三个星期就鼓包了。",
+                "我在电话里等了四十分钟。",
+            ],
+        ];
+        (0..count)
+            .map(|_| {
+                let language = numbers.below(3);
+                let sentences = 1 + numbers.below(12);
+                let mut text = String::new();
+                for _ in 0..sentences {
+                    // One sentence in ten from another language.
+                    let pool = if numbers.below(10) == 0 {
+                        POOLS[numbers.below(3)]
+                    } else {
+                        POOLS[language]
+                    };
+                    text.push_str(pool[numbers.below(pool.len())]);
+                    text.push(' ');
+                }
+                text
+            })
+            .collect()
+    }
+
+    /// Two sorted lists of random hashes of the given lengths sharing
+    /// exactly `shared`.
+    fn lists_sharing(
+        numbers: &mut Numbers,
+        left: usize,
+        right: usize,
+        shared: usize,
+    ) -> (Fingerprint, Fingerprint) {
+        let mut distinct = std::collections::BTreeSet::new();
+        while distinct.len() < left + right - shared {
+            distinct.insert(numbers.next() as u32);
+        }
+        // Shuffled, so that the shared hashes fall anywhere in both lists.
+        let mut all: Vec<u32> = distinct.into_iter().collect();
+        for index in (1..all.len()).rev() {
+            all.swap(index, numbers.below(index + 1));
+        }
+        let mut a = all[..left].to_vec();
+        let mut b = all[..shared].to_vec();
+        b.extend_from_slice(&all[left..]);
+        a.sort_unstable();
+        b.sort_unstable();
+        (Fingerprint(a), Fingerprint(b))
+    }
+
+    #[test]
+    fn the_bounded_comparison_decides_and_values_every_pair_as_the_plain_one() {
+        let mut numbers = Numbers(8);
+        let thresholds = [
+            ClusterPolicy::default().min_similarity,
+            0.0,
+            0.01,
+            0.1,
+            1.0 / 3.0,
+            0.5,
+            0.7,
+            0.9,
+            1.0,
+            1.5,
+        ];
+        // Generated complaints in three languages, every pair.
+        let texts = generated_texts(&mut numbers, 120);
+        let prints: Vec<Fingerprint> = texts
+            .iter()
+            .map(|text| Fingerprint::of(text, 2_000))
+            .chain([Fingerprint::default()])
+            .collect();
+        let (mut alike, mut pairs) = (0, 0);
+        for a in &prints {
+            for b in &prints {
+                let probe = a.probe();
+                for least in thresholds {
+                    assert_eq!(a.similarity_at_least(b, least), plain(a, b, least));
+                    assert_eq!(probe.similarity_at_least(b, least), plain(a, b, least));
+                }
+                pairs += 1;
+                alike += usize::from(plain(a, b, thresholds[0]).is_some());
+            }
+        }
+        // Both outcomes are well represented at the sweep's threshold.
+        assert!(
+            alike > pairs / 10 && alike < pairs * 9 / 10,
+            "{alike} of {pairs}"
+        );
+
+        // Random hash lists: every length up to 14 and every overlap, at
+        // every threshold the sizes can reach exactly (the edges) and just
+        // around them.
+        for left in 1..=14 {
+            for right in 1..=14 {
+                for shared in 0..=left.min(right) {
+                    let (a, b) = lists_sharing(&mut numbers, left, right, shared);
+                    for edge_shared in 0..=left.min(right) {
+                        let edge = jaccard(edge_shared, left, right);
+                        // The neighbouring floats: just above and just below.
+                        let above = f64::from_bits(edge.to_bits() + 1);
+                        let below = if edge > 0.0 {
+                            f64::from_bits(edge.to_bits() - 1)
+                        } else {
+                            -f64::MIN_POSITIVE
+                        };
+                        for least in [edge, above, below] {
+                            let expected = plain(&a, &b, least);
+                            let context = format!("{left} {right} {shared} {least}");
+                            assert_eq!(a.similarity_at_least(&b, least), expected, "{context}");
+                            assert_eq!(
+                                a.probe().similarity_at_least(&b, least),
+                                expected,
+                                "{context}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // And long ones of any lengths and overlaps.
+        for _ in 0..3_000 {
+            let (left, right) = (1 + numbers.below(1_500), 1 + numbers.below(1_500));
+            let shared = numbers.below(left.min(right) + 1);
+            let (a, b) = lists_sharing(&mut numbers, left, right, shared);
+            let (probe_a, probe_b) = (a.probe(), b.probe());
+            for least in thresholds {
+                assert_eq!(a.similarity_at_least(&b, least), plain(&a, &b, least));
+                assert_eq!(b.similarity_at_least(&a, least), plain(&b, &a, least));
+                assert_eq!(probe_a.similarity_at_least(&b, least), plain(&a, &b, least));
+                assert_eq!(probe_b.similarity_at_least(&a, least), plain(&b, &a, least));
             }
         }
     }

@@ -5,9 +5,14 @@
 //!
 //! Clusters are looked for every [`SweepPolicy::poll`] (seconds), right
 //! after intake committed the complaints, so a pattern is known at once
-//! while the receipt never waits for the comparison. Escalation and digests
-//! are checked every [`SweepPolicy::slow_every_ms`]: their steps are
-//! minutes or hours apart. Time comes from the injectable [`Clock`].
+//! while the receipt never waits for the comparison. The task compares on
+//! a thread of its own at background priority ([`ClusterComparer`]), so
+//! under a flood the comparisons yield the processor to intake and catch up
+//! right after. Complaints restored from spam after the sweep passed them
+//! are compared first, in batches of their own (`store/clusters.rs`).
+//! Escalation and digests are checked every
+//! [`SweepPolicy::slow_every_ms`]: their steps are minutes or hours apart.
+//! Time comes from the injectable [`Clock`].
 
 use std::time::Duration;
 
@@ -18,7 +23,7 @@ use crate::domain::clusters::ClusterPolicy;
 use crate::domain::digest::DigestPolicy;
 use crate::domain::escalation::EscalationPolicy;
 use crate::settings::Settings;
-use crate::store::{ClusterSweep, Store, StoreError};
+use crate::store::{ClusterComparer, ClusterSweep, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepPolicy {
@@ -58,32 +63,49 @@ impl SweepPolicy {
     }
 }
 
-/// Compares every complaint not yet compared, batch by batch.
+/// Compares every complaint not yet compared, and every one restored from
+/// spam since the sweep passed it, batch by batch.
 pub async fn sweep_clusters(
     store: &Store,
     policy: &ClusterPolicy,
     now: i64,
 ) -> Result<ClusterSweep, StoreError> {
-    sweep_clusters_until(store, policy, now, || false).await
+    sweep_clusters_until(store, None, policy, now, || false).await
 }
 
 /// [`sweep_clusters`], stopping between batches once `stopping` says so: a
 /// long catch-up after a flood must not hold up a shutdown (the cursor is
-/// saved with each batch, so the next start goes on from there).
+/// saved with each batch, so the next start goes on from there). Compares
+/// on `comparer`'s thread if there is one, else on the read pool.
 async fn sweep_clusters_until(
     store: &Store,
+    comparer: Option<&ClusterComparer>,
     policy: &ClusterPolicy,
     now: i64,
     stopping: impl Fn() -> bool,
 ) -> Result<ClusterSweep, StoreError> {
     let mut total = ClusterSweep::default();
     while !stopping() {
-        let found = store.cluster_candidates(policy).await?;
+        let found = match comparer {
+            Some(comparer) => comparer.candidates(policy).await?,
+            None => store.cluster_candidates(policy).await?,
+        };
         let full = found.len() >= policy.batch;
+        // Complaints restored from spam come as batches of their own, before
+        // the new ones: the new ones follow once the queue is empty.
+        let rechecks = found.first().is_some_and(|found| found.recheck);
         let sweep = store.apply_clusters(policy, found, now).await?;
         total.examined += sweep.examined;
+        total.rechecked += sweep.rechecked;
         total.alerts.extend(sweep.alerts);
-        if !full || sweep.examined == 0 {
+        // A batch that took nothing (another sweep took it, or a recheck
+        // waits for its complaint's latest restore) ends this wake's work.
+        let done = if rechecks {
+            sweep.rechecked == 0
+        } else {
+            !full || sweep.examined == 0
+        };
+        if done {
             break;
         }
     }
@@ -93,9 +115,20 @@ async fn sweep_clusters_until(
 /// Runs the sweeps until `stop` turns true.
 pub async fn run(store: Store, clock: Clock, policy: SweepPolicy, mut stop: watch::Receiver<bool>) {
     let mut last_slow: Option<i64> = None;
+    let comparer = match store.cluster_comparer().await {
+        Ok(comparer) => Some(comparer),
+        Err(error) => {
+            tracing::warn!(%error, "cluster comparisons run on the read pool");
+            None
+        }
+    };
     while !*stop.borrow() {
         let now = clock.now_millis();
-        match sweep_clusters_until(&store, &policy.clusters, now, || *stop.borrow()).await {
+        let swept = sweep_clusters_until(&store, comparer.as_ref(), &policy.clusters, now, || {
+            *stop.borrow()
+        })
+        .await;
+        match swept {
             Ok(sweep) if !sweep.alerts.is_empty() => {
                 tracing::info!(
                     alerts = sweep.alerts.len(),
@@ -126,5 +159,8 @@ pub async fn run(store: Store, clock: Clock, policy: SweepPolicy, mut stop: watc
             _ = stop.changed() => {}
             () = tokio::time::sleep(policy.poll) => {}
         }
+    }
+    if let Some(comparer) = comparer {
+        comparer.close().await;
     }
 }

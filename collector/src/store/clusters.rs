@@ -9,6 +9,16 @@
 //! job, in complaint order, from the database as it is at that moment.
 //! Only this sweep writes clusters, so nothing changes them in between.
 //!
+//! The sweep task runs the first half on a thread of its own
+//! ([`ClusterComparer`], `heard-clusters`) at background priority, with its
+//! own read connection: under a flood the writer, which every receipt waits
+//! for, gets the processor first, and the comparisons catch up right after.
+//! A pair is compared only as far as the threshold needs
+//! ([`Fingerprint::probe`]: most pairs are decided by a table lookup per
+//! shingle, and a merge stops once the threshold is out of reach). In the writer job, the clusters
+//! of all the earlier complaints a new one is similar to are read in one
+//! statement (`clusters_of`), not one lookup each.
+//!
 //! Each complaint is fingerprinted once: the read half computes the new
 //! complaint's fingerprint, the writer job stores it in
 //! `cluster_fingerprints` (migration 0017), and later complaints are
@@ -20,17 +30,37 @@
 //! the sweep passed it before fingerprints were stored — is fingerprinted
 //! from its text when it is next compared, and that is stored too.
 //!
+//! A complaint suspected of spam is left out when the sweep passes it, and
+//! new complaints after it are not compared with it. "Not spam"
+//! (`store/spam.rs`) queues it in `cluster_rechecks` (migration 0019), in
+//! the restore's own writer job. The read half takes that queue first, up
+//! to the cursor and a batch at a time, by its primary key (an empty queue
+//! costs one lookup per batch): each restored complaint is compared with
+//! the earlier complaints a new one would be, and with the later ones up to
+//! the cursor, which were compared while it was spam; the ones after the
+//! cursor find it themselves, by its row in `cluster_fingerprints`. The
+//! writer job takes it off the queue — if another sweep took it first, it
+//! does nothing — and places it as a new complaint, unless it is deleted or
+//! spam again by now (dropped) or a complaint that came after the restore
+//! already put it in a cluster; an alert follows the usual rule. Rechecks
+//! do not move the cursor. One restored before the sweep reached it is
+//! compared as a new complaint, and its queue row goes in that writer job;
+//! one the read half had as spam stays queued, for the next sweep.
+//!
 //! Every query takes the merchant id; a cluster never links two merchants'
 //! complaints, and the owners alerted are the merchant's own.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::path::PathBuf;
+use std::sync::mpsc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use tokio::sync::oneshot;
 
 use super::notifications::{self, NewNotification};
-use super::{Store, StoreError};
+use super::{Store, StoreError, connection, priority};
 use crate::domain::clusters::{AlertKind, ClusterPolicy, Fingerprint, alert_due};
 
 /// The most recent members a cluster's detail lists (its `size` counts all).
@@ -54,6 +84,10 @@ pub struct Candidates {
     /// own even with nothing similar. Any other complaint with nothing
     /// similar costs the writer job no read.
     pub safety: bool,
+    /// A complaint restored from spam after the sweep passed it, taken from
+    /// `cluster_rechecks` and compared with its neighbours on both sides:
+    /// the writer job takes it off that queue and does not move the cursor.
+    pub recheck: bool,
 }
 
 /// What one sweep did.
@@ -61,6 +95,8 @@ pub struct Candidates {
 pub struct ClusterSweep {
     /// New complaints looked at.
     pub examined: usize,
+    /// Complaints restored from spam taken off `cluster_rechecks`.
+    pub rechecked: usize,
     /// Alerts queued: the cluster and why.
     pub alerts: Vec<(i64, AlertKind)>,
 }
@@ -138,6 +174,22 @@ struct Fresh {
 /// by hand skips later have no row and are not compared.
 const FINGERPRINTED_AFTER: &str = "cluster_fingerprints";
 
+const FRESH_COLUMNS: &str = "id, merchant_id, category, created_at, description, answers,
+    deleted_at IS NOT NULL OR spam IS NOT NULL, urgent";
+
+fn fresh_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Fresh> {
+    Ok(Fresh {
+        id: row.get(0)?,
+        merchant_id: row.get(1)?,
+        category: row.get(2)?,
+        created_at: row.get(3)?,
+        description: row.get(4)?,
+        answers: row.get(5)?,
+        left_out: row.get(6)?,
+        safety: row.get(7)?,
+    })
+}
+
 fn candidates(
     connection: &Connection,
     policy: &ClusterPolicy,
@@ -146,24 +198,17 @@ fn candidates(
     // Until the first sweep of this build has applied a batch, everything
     // the sweep has passed is from before the fingerprints were stored.
     let unstored_up_to = named_cursor(connection, FINGERPRINTED_AFTER)?.unwrap_or(cursor);
-    let mut fresh = connection.prepare_cached(
-        "SELECT id, merchant_id, category, created_at, description, answers,
-            deleted_at IS NOT NULL OR spam IS NOT NULL, urgent
-         FROM complaints WHERE id > ?1 ORDER BY id LIMIT ?2",
-    )?;
+    // Complaints restored from spam behind the cursor are a batch of their
+    // own, before the new ones: rare, and compared with both sides.
+    let restored = rechecks(connection, policy, cursor, unstored_up_to)?;
+    if !restored.is_empty() {
+        return Ok(restored);
+    }
+    let mut fresh = connection.prepare_cached(&format!(
+        "SELECT {FRESH_COLUMNS} FROM complaints WHERE id > ?1 ORDER BY id LIMIT ?2"
+    ))?;
     let fresh: Vec<Fresh> = fresh
-        .query_map(params![cursor, policy.batch as i64], |row| {
-            Ok(Fresh {
-                id: row.get(0)?,
-                merchant_id: row.get(1)?,
-                category: row.get(2)?,
-                created_at: row.get(3)?,
-                description: row.get(4)?,
-                answers: row.get(5)?,
-                left_out: row.get(6)?,
-                safety: row.get(7)?,
-            })
-        })?
+        .query_map(params![cursor, policy.batch as i64], fresh_from_row)?
         .collect::<Result<_, _>>()?;
     let mut list = Vec::with_capacity(fresh.len());
     // The fingerprints this batch has at hand: each complaint's is read (or
@@ -174,27 +219,12 @@ fn candidates(
             &compared_text(&new.description, &new.answers),
             policy.max_text_chars,
         );
-        let mut similar = Vec::new();
-        let mut computed = Vec::new();
-        if !new.left_out && !fingerprint.is_empty() {
+        let (similar, computed) = if !new.left_out && !fingerprint.is_empty() {
             let earlier = earlier(connection, policy, &fresh[..index], new, unstored_up_to)?;
-            for other in earlier {
-                let earlier_one = match known.entry(other) {
-                    Entry::Occupied(entry) => entry.into_mut(),
-                    Entry::Vacant(entry) => {
-                        let (found, from_text) = stored_or_computed(connection, policy, other)?;
-                        if from_text {
-                            computed.push((other, found.clone()));
-                        }
-                        entry.insert(found)
-                    }
-                };
-                let value = fingerprint.similarity(earlier_one);
-                if value >= policy.min_similarity {
-                    similar.push((other, value));
-                }
-            }
-        }
+            compare(connection, policy, &fingerprint, &earlier, &mut known)?
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let fingerprint = (!new.left_out).then_some(fingerprint);
         if let Some(fingerprint) = &fingerprint {
             known.insert(new.id, fingerprint.clone());
@@ -205,9 +235,184 @@ fn candidates(
             fingerprint,
             computed,
             safety: new.safety,
+            recheck: false,
         });
     }
     Ok(list)
+}
+
+/// What [`compare`] found: the similar complaints with their similarity,
+/// and the fingerprints it computed from text.
+type Compared = (Vec<(i64, f64)>, Vec<(i64, Fingerprint)>);
+
+/// Compares a fingerprint with each of `others`: the similar ones with
+/// their similarity, and the fingerprints computed from text because none
+/// was stored. `known` holds the batch's fingerprints, each read (or
+/// computed) once.
+fn compare(
+    connection: &Connection,
+    policy: &ClusterPolicy,
+    fingerprint: &Fingerprint,
+    others: &[i64],
+    known: &mut HashMap<i64, Fingerprint>,
+) -> Result<Compared, StoreError> {
+    let probe = fingerprint.probe();
+    let mut similar = Vec::new();
+    let mut computed = Vec::new();
+    for &other in others {
+        let other_one = match known.entry(other) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let (found, from_text) = stored_or_computed(connection, policy, other)?;
+                if from_text {
+                    computed.push((other, found.clone()));
+                }
+                entry.insert(found)
+            }
+        };
+        if let Some(value) = probe.similarity_at_least(other_one, policy.min_similarity) {
+            similar.push((other, value));
+        }
+    }
+    Ok((similar, computed))
+}
+
+/// The complaints restored from spam that the sweep had passed, from
+/// `cluster_rechecks` (its primary key: nothing is read when the queue is
+/// empty), at most a batch. One after the cursor is not taken: it is still
+/// new, and compared as such. Each is compared with the earlier complaints
+/// a new one would be, and with the later ones up to the cursor, which were
+/// compared while it was spam. Those after the cursor find it themselves:
+/// it has a row in `cluster_fingerprints` by then (the restore's trigger
+/// wrote it, or this recheck's writer job does). One read as deleted or
+/// spam again is passed on without a fingerprint, for the writer job to
+/// drop from the queue.
+const RECHECKS_SQL: &str = "SELECT complaint_id FROM cluster_rechecks WHERE complaint_id <= ?1
+    ORDER BY complaint_id LIMIT ?2";
+
+fn rechecks(
+    connection: &Connection,
+    policy: &ClusterPolicy,
+    cursor: i64,
+    unstored_up_to: i64,
+) -> Result<Vec<Candidates>, StoreError> {
+    let ids: Vec<i64> = connection
+        .prepare_cached(RECHECKS_SQL)?
+        .query_map(params![cursor, policy.batch as i64], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut list = Vec::with_capacity(ids.len());
+    let mut known: HashMap<i64, Fingerprint> = HashMap::new();
+    for id in ids {
+        let restored = connection
+            .prepare_cached(&format!(
+                "SELECT {FRESH_COLUMNS} FROM complaints WHERE id = ?1"
+            ))?
+            .query_row(params![id], fresh_from_row)
+            .optional()?;
+        // Gone, and its queue row with it (`ON DELETE CASCADE`).
+        let Some(restored) = restored else {
+            continue;
+        };
+        let mut found = Candidates {
+            complaint_id: id,
+            similar: Vec::new(),
+            fingerprint: None,
+            computed: Vec::new(),
+            safety: restored.safety,
+            recheck: true,
+        };
+        if !restored.left_out {
+            let fingerprint = Fingerprint::of(
+                &compared_text(&restored.description, &restored.answers),
+                policy.max_text_chars,
+            );
+            if !fingerprint.is_empty() {
+                let mut around = earlier(connection, policy, &[], &restored, unstored_up_to)?;
+                around.extend(later(
+                    connection,
+                    policy,
+                    &restored,
+                    cursor,
+                    unstored_up_to,
+                )?);
+                (found.similar, found.computed) =
+                    compare(connection, policy, &fingerprint, &around, &mut known)?;
+            }
+            known.insert(id, fingerprint.clone());
+            found.fingerprint = Some(fingerprint);
+        }
+        list.push(found);
+    }
+    Ok(list)
+}
+
+/// The later complaints a restored one is compared with, oldest first: the
+/// first [`ClusterPolicy::max_candidates`] of its merchant and category
+/// after it up to the sweep's cursor, within the window on either side of
+/// it, neither deleted nor spam; those with a stored row (from the covering
+/// index alone) and, for one restored from before fingerprints were
+/// stored, those the sweep passed then, from `complaints`. (The window does
+/// not end the walk of the index, which is in id order: a complaint
+/// restored long after it arrived walks its merchant and category's later
+/// ones. Restores are few.)
+const LATER_SQL: &str = "SELECT complaint_id FROM cluster_fingerprints
+    WHERE merchant_id = ?1 AND category = ?2 AND complaint_id > ?3 AND complaint_id <= ?4
+      AND created_at BETWEEN ?5 AND ?6
+    ORDER BY complaint_id LIMIT ?7";
+
+fn later(
+    connection: &Connection,
+    policy: &ClusterPolicy,
+    restored: &Fresh,
+    cursor: i64,
+    unstored_up_to: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let since = restored.created_at - policy.window_ms;
+    let until = restored.created_at + policy.window_ms;
+    let wanted = policy.max_candidates as i64;
+    let mut ids: Vec<i64> = connection
+        .prepare_cached(LATER_SQL)?
+        .query_map(
+            params![
+                restored.merchant_id,
+                restored.category,
+                restored.id,
+                cursor,
+                since,
+                until,
+                wanted
+            ],
+            |row| row.get(0),
+        )?
+        .collect::<Result<_, _>>()?;
+    if restored.id < unstored_up_to {
+        let unstored = connection
+            .prepare_cached(
+                "SELECT id FROM complaints
+                 WHERE merchant_id = ?1 AND category = ?2 AND id > ?3 AND id <= ?4
+                   AND created_at BETWEEN ?5 AND ?6 AND deleted_at IS NULL AND spam IS NULL
+                 ORDER BY id LIMIT ?7",
+            )?
+            .query_map(
+                params![
+                    restored.merchant_id,
+                    restored.category,
+                    restored.id,
+                    unstored_up_to.min(cursor),
+                    since,
+                    until,
+                    wanted
+                ],
+                |row| row.get::<_, i64>(0),
+            )?
+            .collect::<Result<Vec<i64>, _>>()?;
+        // One the sweep has fingerprinted since is in both lists.
+        ids.extend(unstored);
+        ids.sort_unstable();
+        ids.dedup();
+        ids.truncate(policy.max_candidates);
+    }
+    Ok(ids)
 }
 
 /// The earlier complaints a new one is compared with, most recent first:
@@ -386,14 +591,32 @@ fn apply(
     connection
         .prepare_cached("INSERT OR IGNORE INTO sweep_cursors (name, value) VALUES (?1, ?2)")?
         .execute(params![FINGERPRINTED_AFTER, start])?;
+    // A new complaint restored between the two halves is queued for a
+    // recheck it does not need; one look per batch, so that an empty queue
+    // costs the new complaints nothing.
+    let queued = found.iter().any(|candidates| !candidates.recheck)
+        && connection
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM cluster_rechecks WHERE complaint_id > ?1)",
+            )?
+            .query_row(params![start], |row| row.get::<_, bool>(0))?;
     let mut last = None;
     for candidates in found {
+        if candidates.recheck {
+            recheck(connection, policy, candidates, now, &mut sweep)?;
+            continue;
+        }
         // A sweep that lost a race with itself must not apply twice.
         if candidates.complaint_id <= start {
             continue;
         }
         sweep.examined += 1;
         last = Some(candidates.complaint_id);
+        if queued && candidates.fingerprint.is_some() {
+            connection
+                .prepare_cached("DELETE FROM cluster_rechecks WHERE complaint_id = ?1")?
+                .execute(params![candidates.complaint_id])?;
+        }
         for (other, fingerprint) in &candidates.computed {
             keep(connection, *other, Some(fingerprint))?;
         }
@@ -422,6 +645,60 @@ fn apply(
     Ok(sweep)
 }
 
+/// A complaint restored from spam, in the writer job: taken off
+/// `cluster_rechecks` (if another sweep took it first, nothing more), its
+/// fingerprint kept and the complaint placed as a new one is — unless it
+/// is deleted or spam again by now (dropped, compared with nothing), or a
+/// complaint that came after the restore already put it in a cluster.
+/// Rechecks leave the cursor where it is.
+fn recheck(
+    connection: &Connection,
+    policy: &ClusterPolicy,
+    candidates: &Candidates,
+    now: i64,
+    sweep: &mut ClusterSweep,
+) -> Result<(), StoreError> {
+    let id = candidates.complaint_id;
+    // One read as deleted or spam leaves the queue only if it still is:
+    // restored again since, it stays for the next sweep to compare.
+    let taken = connection
+        .prepare_cached(
+            "DELETE FROM cluster_rechecks WHERE complaint_id = ?1 AND (?2 OR EXISTS (
+                SELECT 1 FROM complaints
+                WHERE id = ?1 AND (deleted_at IS NOT NULL OR spam IS NOT NULL)))",
+        )?
+        .execute(params![id, candidates.fingerprint.is_some()])?;
+    if taken == 0 {
+        return Ok(());
+    }
+    sweep.rechecked += 1;
+    for (other, fingerprint) in &candidates.computed {
+        keep(connection, *other, Some(fingerprint))?;
+    }
+    let Some(fingerprint) = &candidates.fingerprint else {
+        return Ok(());
+    };
+    let comparable: bool = connection
+        .prepare_cached("SELECT deleted_at IS NULL AND spam IS NULL FROM complaints WHERE id = ?1")?
+        .query_row(params![id], |row| row.get(0))
+        .optional()?
+        .unwrap_or(false);
+    if !comparable {
+        return Ok(());
+    }
+    keep(connection, id, Some(fingerprint))?;
+    let member: bool = connection
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM cluster_members WHERE complaint_id = ?1)")?
+        .query_row(params![id], |row| row.get(0))?;
+    if member || (candidates.similar.is_empty() && !candidates.safety) {
+        return Ok(());
+    }
+    if let Some(alert) = place(connection, policy, candidates, now)? {
+        sweep.alerts.push(alert);
+    }
+    Ok(())
+}
+
 /// Puts one complaint in a cluster if it belongs in one; the alert queued.
 fn place(
     connection: &Connection,
@@ -440,22 +717,15 @@ fn place(
     // The active cluster of the most similar earlier complaint, if any.
     let mut by_similarity = candidates.similar.clone();
     by_similarity.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let mut joined: Option<i64> = None;
-    for (other, _) in &by_similarity {
-        let cluster: Option<i64> = connection
-            .prepare_cached(
-                "SELECT k.id FROM cluster_members m JOIN clusters k ON k.id = m.cluster_id
-                 WHERE m.complaint_id = ?1 AND k.merchant_id = ?2 AND k.last_at >= ?3",
-            )?
-            .query_row(params![other, complaint.merchant_id, since], |row| {
-                row.get(0)
+    let clusters_of = clusters_of(connection, &by_similarity)?;
+    let joined: Option<i64> = by_similarity.iter().find_map(|(other, _)| {
+        clusters_of
+            .get(other)
+            .filter(|cluster| {
+                cluster.merchant_id == complaint.merchant_id && cluster.last_at >= since
             })
-            .optional()?;
-        if cluster.is_some() {
-            joined = cluster;
-            break;
-        }
-    }
+            .map(|cluster| cluster.id)
+    });
     let cluster_id = match joined {
         Some(cluster_id) => cluster_id,
         None => {
@@ -475,14 +745,12 @@ fn place(
             connection.last_insert_rowid()
         }
     };
-    // The complaint, then the similar ones that are in no cluster yet.
+    // The complaint, then the similar ones that are in no cluster yet
+    // (adding one changes no other's membership, so the clusters read above
+    // still say which are taken).
     add_member(connection, cluster_id, id, 1.0, now)?;
     for (other, value) in &by_similarity {
-        let taken: Option<i64> = connection
-            .prepare_cached("SELECT cluster_id FROM cluster_members WHERE complaint_id = ?1")?
-            .query_row(params![other], |row| row.get(0))
-            .optional()?;
-        if taken.is_none() {
+        if !clusters_of.contains_key(other) {
             add_member(connection, cluster_id, *other, *value, now)?;
         }
     }
@@ -531,6 +799,43 @@ fn place(
         now,
     )?;
     Ok(Some((cluster_id, kind)))
+}
+
+/// The cluster a complaint belongs to, as [`place`] needs it.
+struct ClusterOf {
+    id: i64,
+    merchant_id: i64,
+    last_at: i64,
+}
+
+/// The clusters the given complaints are members of, in one statement: a
+/// complaint is similar to dozens of earlier ones under a flood, and one
+/// lookup each was most of the writer job's share of the sweep.
+fn clusters_of(
+    connection: &Connection,
+    similar: &[(i64, f64)],
+) -> Result<HashMap<i64, ClusterOf>, StoreError> {
+    if similar.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids = serde_json::Value::from(similar.iter().map(|(id, _)| *id).collect::<Vec<i64>>());
+    let mut statement = connection.prepare_cached(
+        "SELECT m.complaint_id, k.id, k.merchant_id, k.last_at
+         FROM json_each(?1) AS wanted
+         JOIN cluster_members m ON m.complaint_id = wanted.value
+         JOIN clusters k ON k.id = m.cluster_id",
+    )?;
+    let rows = statement.query_map(params![ids.to_string()], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            ClusterOf {
+                id: row.get(1)?,
+                merchant_id: row.get(2)?,
+                last_at: row.get(3)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Adds a member, keeps the cluster's size and times, and writes the
@@ -751,7 +1056,80 @@ pub(super) fn top(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The first half of the sweep on a thread of its own, at background
+/// priority ([`priority::lower_this_thread`]), with a read connection of its
+/// own.
+///
+/// The comparisons are most of the sweep's work, and nobody waits for them:
+/// on the shared blocking pool they took an equal share of a busy machine
+/// from the writer, which every acknowledgement waits for. On this thread a
+/// flood is acknowledged first and compared right after; when the machine
+/// is not saturated the thread gets every idle moment, so alerts still go
+/// out within the sweep's cadence.
+pub struct ClusterComparer {
+    /// Closed by [`ClusterComparer::close`] or on drop: the thread finishes
+    /// the batch in hand and ends.
+    jobs: Option<mpsc::Sender<ComparerJob>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+struct ComparerJob {
+    policy: ClusterPolicy,
+    answer: oneshot::Sender<Result<Vec<Candidates>, StoreError>>,
+}
+
+impl ClusterComparer {
+    /// [`Store::cluster_candidates`], on the comparer's thread.
+    pub async fn candidates(&self, policy: &ClusterPolicy) -> Result<Vec<Candidates>, StoreError> {
+        let (answer, answered) = oneshot::channel();
+        let job = ComparerJob {
+            policy: policy.clone(),
+            answer,
+        };
+        self.jobs
+            .as_ref()
+            .ok_or(StoreError::Closed)?
+            .send(job)
+            .map_err(|_| StoreError::Closed)?;
+        answered.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Ends the thread once the batch in hand is compared, and waits for it.
+    pub async fn close(mut self) {
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
 impl Store {
+    /// Starts the sweep's [`ClusterComparer`] on the database's file; fails
+    /// for a database without one (in memory).
+    pub async fn cluster_comparer(&self) -> Result<ClusterComparer, StoreError> {
+        let path = self
+            .read(|connection| Ok(connection.path().map(PathBuf::from)))
+            .await?
+            .filter(|path| !path.as_os_str().is_empty())
+            .ok_or_else(|| StoreError::Task("the database has no file to open".to_owned()))?;
+        let reader = connection::open_reader(&path)?;
+        let (jobs, received) = mpsc::channel::<ComparerJob>();
+        let thread = std::thread::Builder::new()
+            .name("heard-clusters".to_owned())
+            .spawn(move || {
+                priority::lower_this_thread();
+                for job in received {
+                    // A sweep that stopped waiting has nothing to be told.
+                    let _ = job.answer.send(candidates(&reader, &job.policy));
+                }
+            })
+            .map_err(|error| StoreError::Task(error.to_string()))?;
+        Ok(ClusterComparer {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        })
+    }
+
     /// The first half of a cluster sweep, on a read connection: the new
     /// complaints since the sweep's cursor and what each is similar to.
     pub async fn cluster_candidates(
@@ -1075,6 +1453,68 @@ mod tests {
         );
     }
 
+    /// The nice values of this process's threads with the comparer's name.
+    #[cfg(target_os = "linux")]
+    fn comparer_nice_values() -> Vec<i32> {
+        let mut values = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if comm.trim_end() != "heard-clusters" {
+                continue;
+            }
+            // After the command in parentheses: state is field 3, nice 19.
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            let Some((_, fields)) = stat.rsplit_once(") ") else {
+                continue;
+            };
+            if let Some(nice) = fields.split(' ').nth(16) {
+                values.push(nice.parse().unwrap());
+            }
+        }
+        values
+    }
+
+    #[tokio::test]
+    async fn the_comparer_thread_finds_what_the_read_pool_finds_at_background_priority() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (_, site_id) = site(store, "Dairy", "dairy").await;
+        for (hours, text) in [(0, MILK[0]), (1, PARCEL), (1, MILK[1]), (2, MILK[2])] {
+            complain(store, site_id, hours, text).await;
+        }
+        let policy = ClusterPolicy::default();
+        let comparer = store.cluster_comparer().await.unwrap();
+        let on_thread = comparer.candidates(&policy).await.unwrap();
+        let on_pool = store.cluster_candidates(&policy).await.unwrap();
+        assert_eq!(on_thread, on_pool);
+        assert_eq!(on_thread.len(), 4);
+        assert_eq!(on_thread[3].similar.len(), 2, "{on_thread:?}");
+        // Its thread has lowered its priority (other tests' comparers may
+        // be starting at the same moment: each gets there).
+        #[cfg(target_os = "linux")]
+        {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let values = comparer_nice_values();
+                if !values.is_empty()
+                    && values.iter().all(|&nice| nice >= priority::BACKGROUND_NICE)
+                {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "{values:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+        // Its thread ends when closed; the writer applies what it found.
+        comparer.close().await;
+        let swept = store
+            .apply_clusters(&policy, on_thread, START + 3 * HOUR)
+            .await
+            .unwrap();
+        assert_eq!(swept.examined, 4);
+        assert_eq!(swept.alerts.len(), 1);
+    }
+
     #[tokio::test]
     async fn erasing_a_complaints_words_erases_its_fingerprint() {
         let temp = temp_store();
@@ -1134,5 +1574,39 @@ mod tests {
         complain(store, site_id, 48, MILK[3]).await;
         sweep(store, 49).await;
         assert_eq!(stored(store, spam).await, Some(Some(bytes(MILK[2]))));
+    }
+
+    #[tokio::test]
+    async fn the_recheck_queue_and_the_later_complaints_are_read_from_indexes_alone() {
+        let temp = temp_store();
+        let plans: Vec<Vec<String>> = temp
+            .store
+            .read(|connection| {
+                let mut plans = Vec::new();
+                for (sql, parameters) in [(RECHECKS_SQL, 2), (LATER_SQL, 7)] {
+                    let mut statement = connection.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                    let values = vec![1_i64; parameters];
+                    let rows = statement.query_map(rusqlite::params_from_iter(values), |row| {
+                        row.get::<_, String>(3)
+                    })?;
+                    plans.push(rows.collect::<Result<_, _>>()?);
+                }
+                Ok(plans)
+            })
+            .await
+            .unwrap();
+        // The queue by its primary key (an empty queue is one page), the
+        // later complaints as one range of the covering index, no sort.
+        assert_eq!(
+            plans[0],
+            ["SEARCH cluster_rechecks USING INTEGER PRIMARY KEY (rowid<?)"]
+        );
+        assert_eq!(
+            plans[1],
+            [
+                "SEARCH cluster_fingerprints USING COVERING INDEX cluster_fingerprints_recent \
+                 (merchant_id=? AND category=? AND complaint_id>? AND complaint_id<?)"
+            ]
+        );
     }
 }

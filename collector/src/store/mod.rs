@@ -46,7 +46,9 @@ use tokio::sync::Notify;
 
 pub use attachments::NewAttachment;
 pub use audit::{AuditEntry, AuditNote};
-pub use clusters::{Candidates, ClusterDetail, ClusterMember, ClusterSummary, ClusterSweep};
+pub use clusters::{
+    Candidates, ClusterComparer, ClusterDetail, ClusterMember, ClusterSummary, ClusterSweep,
+};
 pub use complaints::{
     ComplaintRecord, IdempotencyRecord, NewComplaint, PublicEvent, Recorded, SpamReason, SpentProof,
 };
@@ -378,8 +380,8 @@ impl Store {
         if deleted {
             self.inner.writer.checkpoint().await?;
             // The index file holds the words too: wait until they are gone
-            // from it (and its WAL).
-            self.search_caught_up().await?;
+            // from it (and its WAL), not for the index's backlog.
+            self.search_forgotten().await?;
         }
         Ok(deleted)
     }

@@ -48,6 +48,10 @@ mod tests {
         .join()
         .unwrap();
         assert_eq!(background, BACKGROUND_NICE.max(before));
-        assert_eq!(this_thread_nice(), before, "the caller's thread is untouched");
+        assert_eq!(
+            this_thread_nice(),
+            before,
+            "the caller's thread is untouched"
+        );
     }
 }

@@ -85,7 +85,7 @@ impl Store {
     /// waits until the search index has forgotten the complaints too.
     pub async fn finish_anonymizing(&self) -> Result<(), StoreError> {
         self.inner.writer.checkpoint().await?;
-        self.search_caught_up().await?;
+        self.search_forgotten().await?;
         Ok(())
     }
 }

@@ -459,6 +459,36 @@ fn default_team(connection: &Connection, merchant_id: i64, now: i64) -> Result<i
     Ok(connection.last_insert_rowid())
 }
 
+/// The eligible pool of `pick_member` as a common table expression over
+/// (?1 team, ?2 merchant, ?3 is the default team): the team's members, or
+/// every agent and owner for an empty default team.
+const POOL: &str = "WITH members AS (
+        SELECT u.id FROM team_members m JOIN users u ON u.id = m.user_id
+        WHERE m.team_id = ?1 AND u.merchant_id = ?2 AND u.disabled = 0
+          AND u.role IN ('owner', 'agent')
+    ), pool AS (
+        SELECT id FROM members
+        UNION ALL
+        SELECT id FROM users
+        WHERE ?3 AND merchant_id = ?2 AND disabled = 0 AND role IN ('owner', 'agent')
+          AND NOT EXISTS (SELECT 1 FROM team_members WHERE team_id = ?1)
+    )";
+
+/// The least-loaded member of [`POOL`]: the fewest open complaints assigned,
+/// ties to the lowest id. A complaint in the spam folder — suspected at
+/// intake, or marked by staff, which keeps its assignee — is nobody's
+/// work and does not count. The count reads `complaints_merchant_assignee`
+/// alone, which holds `spam` for it (migration 0019).
+fn least_loaded_sql() -> String {
+    format!(
+        "{POOL} SELECT pool.id FROM pool
+         ORDER BY (SELECT count(*) FROM complaints c
+                   WHERE c.merchant_id = ?2 AND c.assignee_user_id = pool.id
+                     AND c.status NOT IN ('resolved', 'closed') AND c.spam IS NULL), pool.id
+         LIMIT 1"
+    )
+}
+
 /// The member who gets the next complaint, chosen in SQL inside the
 /// complaint's transaction so that two complaints in one batch see each
 /// other's assignment. Only enabled agents and owners are eligible; the
@@ -476,23 +506,10 @@ fn pick_member(
         .query_row(params![team_id, merchant_id], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })?;
-    // The eligible pool as a common table expression: the team's members,
-    // or every agent and owner for an empty default team.
-    let pool = "WITH members AS (
-            SELECT u.id FROM team_members m JOIN users u ON u.id = m.user_id
-            WHERE m.team_id = ?1 AND u.merchant_id = ?2 AND u.disabled = 0
-              AND u.role IN ('owner', 'agent')
-        ), pool AS (
-            SELECT id FROM members
-            UNION ALL
-            SELECT id FROM users
-            WHERE ?3 AND merchant_id = ?2 AND disabled = 0 AND role IN ('owner', 'agent')
-              AND NOT EXISTS (SELECT 1 FROM team_members WHERE team_id = ?1)
-        )";
     let chosen: Option<i64> = match Strategy::parse(&strategy)? {
         Strategy::RoundRobin => connection
             .prepare_cached(&format!(
-                "{pool} SELECT id FROM pool ORDER BY id <= ?4, id LIMIT 1"
+                "{POOL} SELECT id FROM pool ORDER BY id <= ?4, id LIMIT 1"
             ))?
             .query_row(
                 params![team_id, merchant_id, is_default, last.unwrap_or(0)],
@@ -500,13 +517,7 @@ fn pick_member(
             )
             .optional()?,
         Strategy::LeastLoaded => connection
-            .prepare_cached(&format!(
-                "{pool} SELECT pool.id FROM pool
-                 ORDER BY (SELECT count(*) FROM complaints c
-                           WHERE c.merchant_id = ?2 AND c.assignee_user_id = pool.id
-                             AND c.status NOT IN ('resolved', 'closed')), pool.id
-                 LIMIT 1"
-            ))?
+            .prepare_cached(&least_loaded_sql())?
             .query_row(params![team_id, merchant_id, is_default], |row| row.get(0))
             .optional()?,
     };
@@ -1650,7 +1661,7 @@ mod tests {
     use super::*;
     use crate::store::inbox_fixtures::{START, complaint, record, site};
     use crate::store::test_support::temp_store;
-    use crate::store::{InboxAction, Role};
+    use crate::store::{InboxAction, Role, SpamOutcome, SpamReason};
 
     /// Whom the audit log names for changes made here (it keeps only the id).
     const ACTOR: i64 = 1;
@@ -1977,6 +1988,138 @@ mod tests {
         assert_eq!(payload["data"]["team"]["name"], "Couriers");
         assert_eq!(payload["data"]["assignee"]["id"], free);
         assert_eq!(payload["data"]["rules"][1]["name"], "Furious");
+    }
+
+    /// A least-loaded team of `members` that a rule sends every complaint
+    /// mentioning "parcel" to.
+    async fn least_loaded_parcel_team(store: &Store, merchant: i64, members: &[i64]) -> i64 {
+        let team = store
+            .save_team(
+                merchant,
+                ACTOR,
+                None,
+                TeamInput {
+                    name: "Couriers".to_owned(),
+                    strategy: Strategy::LeastLoaded,
+                    is_default: false,
+                },
+                START,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        for &member in members {
+            store
+                .put_team_member(merchant, ACTOR, team.id, member, false, START)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        rule(
+            store,
+            merchant,
+            serde_json::json!({
+                "name": "Parcels", "conditions": {"keywords": ["parcel"]},
+                "actions": {"assign": {"kind": "team", "team_id": team.id}}
+            }),
+        )
+        .await;
+        team.id
+    }
+
+    #[tokio::test]
+    async fn spam_assigned_to_someone_is_not_their_load_for_least_loaded_routing() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (merchant, site_id) = site(store, "Acme", "acme").await;
+        let owner = staff(store, merchant, "owner@acme.example", Role::Owner).await;
+        let busy = staff(store, merchant, "busy@acme.example", Role::Agent).await;
+        let spammed = staff(store, merchant, "spammed@acme.example", Role::Agent).await;
+        let team = least_loaded_parcel_team(store, merchant, &[busy, spammed]).await;
+        let assign = |reference: String, to: i64| async move {
+            store
+                .inbox_act(
+                    merchant,
+                    owner,
+                    &reference,
+                    InboxAction::Assign(Some(to)),
+                    START,
+                )
+                .await
+                .unwrap();
+            reference
+        };
+        // `busy` has one real open complaint.
+        let real = record(store, complaint(site_id, START, "The lid")).await;
+        assign(real, busy).await;
+        // `spammed` had three, which staff then marked as spam (they keep
+        // their assignee), and one suspected at intake was assigned to them.
+        for description in ["Cheap pills", "Win a prize", "Click here"] {
+            let reference = record(store, complaint(site_id, START, description)).await;
+            let reference = assign(reference, spammed).await;
+            let marked = store
+                .mark_spam(merchant, owner, &reference, START)
+                .await
+                .unwrap();
+            assert!(matches!(marked, SpamOutcome::Done(_)), "{marked:?}");
+        }
+        let mut suspected = complaint(site_id, START, "Buy followers");
+        suspected.spam = Some(SpamReason::TooFast);
+        assign(record(store, suspected).await, spammed).await;
+        let spam_assigned: i64 = store
+            .read(move |connection| {
+                Ok(connection.query_row(
+                    "SELECT count(*) FROM complaints
+                     WHERE assignee_user_id = ?1 AND spam IS NOT NULL
+                       AND status NOT IN ('resolved', 'closed')",
+                    params![spammed],
+                    |row| row.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(spam_assigned, 4, "the spam is open and still assigned");
+
+        let reference = record(store, complaint(site_id, START, "My parcel is lost")).await;
+        let (assignee, routed_team, ..) = routed(store, &reference).await;
+        assert_eq!(routed_team, Some(team));
+        assert_eq!(
+            assignee,
+            Some(spammed),
+            "no real work beats one open complaint"
+        );
+        // Then `busy` and `spammed` are even, and the tie goes to the first.
+        let reference = record(store, complaint(site_id, START, "Another parcel")).await;
+        assert_eq!(routed(store, &reference).await.0, Some(busy));
+    }
+
+    #[tokio::test]
+    async fn the_least_loaded_count_is_a_search_of_one_covering_index() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let plan: Vec<String> = store
+            .read(|connection| {
+                let mut statement =
+                    connection.prepare(&format!("EXPLAIN QUERY PLAN {}", least_loaded_sql()))?;
+                let rows = statement.query_map(params![1, 1, true], |row| row.get(3))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+            .unwrap();
+        // The count per member is one range of the index, with no row read.
+        let counts: Vec<&str> = plan
+            .iter()
+            .map(String::as_str)
+            .filter(|line| line.contains("complaints"))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                "SEARCH c USING COVERING INDEX complaints_merchant_assignee \
+              (merchant_id=? AND assignee_user_id=?)"
+            ],
+            "{plan:#?}"
+        );
     }
 
     #[tokio::test]

@@ -9,7 +9,18 @@
 //! new from the database — everything above its high-water marks — and
 //! indexes it in batches, in its own transactions on its own file: under a
 //! flood, a hundred complaints and more a transaction, because each
-//! transaction of an FTS5 index writes a segment and merges segments.
+//! transaction of an FTS5 index writes a segment.
+//!
+//! Indexing is catch-up work that no answer waits on, so the thread runs at
+//! a lower priority (`priority::lower_this_thread`): under a flood the
+//! acknowledgements get the cores, the indexer falls behind and then
+//! indexes the backlog in full batches (fewer, larger segments), right
+//! after. FTS5's automatic merging is off in this index: segments are
+//! merged when the indexer has nothing to index ([`merge_while_idle`]), a
+//! level at a time, and at once only when a level reaches [`CRISIS_MERGE`]
+//! segments — so a flood pays for writing its segments, not for merging
+//! them again and again while it lasts.
+//!
 //! Because the index is derived, it needs no durability of its own: after
 //! a crash the indexer continues from the marks stored with the index, and
 //! a missing or stale file is rebuilt from scratch.
@@ -38,7 +49,11 @@ use tokio::sync::watch;
 use super::{Store, StoreError};
 
 /// Documents indexed per transaction of the index file.
+#[cfg(not(test))]
 const BATCH: i64 = 2_000;
+/// Small in tests, so that their few complaints take several batches.
+#[cfg(test)]
+const BATCH: i64 = 4;
 
 /// How long the indexer sleeps when nobody wakes it: a wake missed by a
 /// write path that does not ring still gets indexed within this.
@@ -343,7 +358,13 @@ impl Indexer {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name("heard-indexer".to_owned())
-                .spawn(move || run(&source, &index, &shared, &publish))
+                .spawn(move || {
+                    // Indexing is catch-up work nobody's answer waits on
+                    // (search may lag; the list never does): a flood's
+                    // acknowledgements come first, indexing right after.
+                    super::priority::lower_this_thread();
+                    run(&source, &index, &shared, &publish)
+                })
                 .map_err(|error| StoreError::Task(error.to_string()))?
         };
         Ok(Indexer {
@@ -402,6 +423,19 @@ impl Store {
     /// is how a caller (a test, the bench) waits that out.
     pub async fn search_caught_up(&self) -> Result<SearchMarks, StoreError> {
         let target = self.read(committed_marks).await?;
+        self.inner.search.reach(target).await
+    }
+
+    /// Waits until the search index has removed the words of every
+    /// complaint deleted or anonymised before this call, without waiting
+    /// for the complaints and replies committed meanwhile: the indexer
+    /// handles deletions before its backlog.
+    pub async fn search_forgotten(&self) -> Result<SearchMarks, StoreError> {
+        let committed = self.read(committed_marks).await?;
+        let target = SearchMarks {
+            forget: committed.forget,
+            ..SearchMarks::default()
+        };
         self.inner.search.reach(target).await
     }
 
@@ -505,7 +539,39 @@ fn open_index_as_is(path: &Path) -> Result<Connection, StoreError> {
         index.pragma_update(None, "user_version", INDEX_VERSION)?;
     }
     index.execute_batch(LINEAGE_SCHEMA)?;
+    for table in TABLES {
+        set_option(&index, table, "automerge", 0)?;
+        set_option(&index, table, "crisismerge", CRISIS_MERGE)?;
+    }
     Ok(index)
+}
+
+/// The index's two FTS5 tables.
+const TABLES: [&str; 2] = ["search_text", "search_grams"];
+
+/// Segments on one level at which FTS5 merges that level at once, inside the
+/// transaction that wrote the last of them: the bound on segments while the
+/// indexer is never idle (a flood). FTS5's own default is 16; fewer keeps a
+/// search during a flood cheaper (each term is looked up in every segment).
+const CRISIS_MERGE: i64 = 8;
+
+/// Sets an FTS5 option of `table` (stored in the index file) when it has
+/// another value, so that an unchanged index is not written at each start.
+fn set_option(index: &Connection, table: &str, option: &str, value: i64) -> Result<(), StoreError> {
+    let current: Option<i64> = index
+        .query_row(
+            &format!("SELECT v FROM {table}_config WHERE k = ?1"),
+            [option],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if current != Some(value) {
+        index.execute(
+            &format!("INSERT INTO {table} ({table}, rank) VALUES (?1, ?2)"),
+            params![option, value],
+        )?;
+    }
+    Ok(())
 }
 
 fn remove_index_files(path: &Path) -> Result<(), StoreError> {
@@ -615,6 +681,9 @@ fn run(
                     if let Ok(marks) = read_marks(index) {
                         publish.send_replace(marks);
                     }
+                    if let Err(error) = merge_while_idle(index, shared) {
+                        tracing::warn!(%error, "merging the search index's segments failed");
+                    }
                     break;
                 }
                 Err(error) => {
@@ -665,8 +734,59 @@ fn tidy(index: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// One batch, in one transaction of the index: new complaints, new
-/// replies and notes, and — once both are caught up — deletions. `None`
+/// Pages of merge work one transaction of [`merge_while_idle`] writes per
+/// table (FTS5 leaf pages of about 1 000 bytes): some tens of milliseconds,
+/// so new commits wait at most that long for the indexer.
+#[cfg(not(test))]
+const MERGE_PAGES: i64 = 1_000;
+/// Small in tests, so that their small indexes take several transactions.
+#[cfg(test)]
+const MERGE_PAGES: i64 = 16;
+
+/// Merges the index's segments while the indexer has nothing to index,
+/// in transactions of [`MERGE_PAGES`], until no level of either table holds
+/// `usermerge` (FTS5's default: 4) segments or more, or until a commit
+/// wakes the indexer or a stop is asked for; a merge left halfway is
+/// continued at the next idle moment (FTS5 keeps its state in the index).
+///
+/// FTS5's automatic merging (`automerge`) is off in this index: it merged
+/// a little after every transaction, so under a flood every batch paid for
+/// merging the batches before it, again and again as levels filled. Here a
+/// flood's batches only write segments (bounded by [`CRISIS_MERGE`] a
+/// level), and their merging waits until the flood has been indexed, then
+/// merges each level in one pass, which writes each document fewer times.
+/// `Ok(true)` when it merged anything.
+fn merge_while_idle(index: &Connection, shared: &Shared) -> Result<bool, StoreError> {
+    let mut merged_any = false;
+    loop {
+        let mut merged = false;
+        for table in TABLES {
+            let before = index.total_changes();
+            index
+                .prepare_cached(&format!(
+                    "INSERT INTO {table} ({table}, rank) VALUES ('merge', ?1)"
+                ))?
+                .execute([MERGE_PAGES])?;
+            // FTS5's documented test: fewer than two changes, no merge work.
+            merged |= index.total_changes() - before >= 2;
+        }
+        if !merged {
+            return Ok(merged_any);
+        }
+        merged_any = true;
+        let interrupted = shared
+            .signal
+            .lock()
+            .map(|signal| signal.woken || signal.stop)
+            .unwrap_or(true);
+        if interrupted {
+            return Ok(merged_any);
+        }
+    }
+}
+
+/// One batch, in one transaction of the index: deletions, new complaints,
+/// and — once those are caught up — new replies and notes. `None`
 /// when there was nothing to do.
 fn step(source: &Connection, index: &Connection) -> Result<Option<SearchMarks>, StoreError> {
     // The marks are read inside the index's write lock, so two processes on
@@ -674,6 +794,18 @@ fn step(source: &Connection, index: &Connection) -> Result<Option<SearchMarks>, 
     // same rows twice.
     index.execute_batch("BEGIN IMMEDIATE")?;
     let mut marks = read_marks(index)?;
+    // Deletions first: a shopper's deletion is answered once its words have
+    // left the index (`Store::search_forgotten`), and a backlog of new
+    // complaints (a flood, which this low-priority thread indexes late)
+    // must not hold it up. Nothing is lost by the order: the deletion's
+    // transaction erased the text (a shopper's deletion also marks the
+    // complaint deleted, which indexing skips), so a complaint or reply
+    // indexed after its removal has no words left.
+    let forgotten = remove_forgotten(source, index, marks.forget)?;
+    if let Some(high) = forgotten.high {
+        marks.forget = high;
+        set_mark(index, "forget", high)?;
+    }
     let mut writer = DocumentWriter::new(index)?;
     let complaints = index_complaints(source, index, &mut writer, marks.complaint)?;
     if let Some(high) = complaints.high {
@@ -689,14 +821,6 @@ fn step(source: &Connection, index: &Connection) -> Result<Option<SearchMarks>, 
         }
     }
     drop(writer);
-    let mut forgotten = Batch::default();
-    if !complaints.full && !events.full {
-        forgotten = remove_forgotten(source, index, marks.forget)?;
-        if let Some(high) = forgotten.high {
-            marks.forget = high;
-            set_mark(index, "forget", high)?;
-        }
-    }
     index.execute_batch("COMMIT")?;
     if forgotten.high.is_some() {
         // The removed words must not linger in the index's WAL either.
@@ -1242,13 +1366,11 @@ mod tests {
                 )
                 .unwrap()
         };
-        // One segment per transaction, none merged on the way.
-        index
-            .execute(
-                "INSERT INTO search_text (search_text, rank) VALUES ('automerge', 0)",
-                [],
-            )
-            .unwrap();
+        // One segment per transaction, none merged on the way (automatic
+        // merging is off in this index; crisis merging too, here).
+        for table in TABLES {
+            set_option(&index, table, "crisismerge", 64).unwrap();
+        }
         for number in 0..12_i64 {
             insert_document(
                 &index,
@@ -1271,6 +1393,157 @@ mod tests {
         };
         assert_eq!(found("search_text", "kettle"), 12);
         assert_eq!(found("search_grams", "坏了"), 12);
+    }
+
+    /// Segments of `table`.
+    fn segments_of(index: &Connection, table: &str) -> i64 {
+        index
+            .query_row(
+                &format!("SELECT count(DISTINCT segid) FROM {table}_idx"),
+                [],
+                |row| row.get(0),
+            )
+            .unwrap()
+    }
+
+    fn idle_signal() -> Shared {
+        Shared {
+            signal: Mutex::new(Signal::default()),
+            ring: Condvar::new(),
+        }
+    }
+
+    #[test]
+    fn batches_only_write_segments_and_idle_moments_merge_them() {
+        let directory = tempfile::tempdir().unwrap();
+        let index = open_index_as_is(&directory.path().join("heard.sqlite3-search")).unwrap();
+        for table in TABLES {
+            let automerge: i64 = index
+                .query_row(
+                    &format!("SELECT v FROM {table}_config WHERE k = 'automerge'"),
+                    [],
+                    |row| row.get(0),
+                )
+                .unwrap();
+            assert_eq!(automerge, 0, "{table}");
+        }
+        // A flood: one transaction per batch, each a segment; FTS5's
+        // automatic merging would have merged four of them already.
+        let batch = |first: i64| {
+            index.execute_batch("BEGIN").unwrap();
+            for number in first..first + 3 {
+                insert_document(
+                    &index,
+                    number << DOC_SHIFT,
+                    &format!("kettle number{number} 坏了"),
+                )
+                .unwrap();
+            }
+            index.execute_batch("COMMIT").unwrap();
+        };
+        for first in (0..21).step_by(3) {
+            batch(first);
+        }
+        assert_eq!(segments_of(&index, "search_text"), 7);
+        assert_eq!(segments_of(&index, "search_grams"), 7);
+        // At CRISIS_MERGE segments a level is merged at once, so a flood
+        // that never leaves the indexer idle still keeps segments few.
+        batch(21);
+        assert!(segments_of(&index, "search_text") < CRISIS_MERGE);
+
+        // Idle: both tables merged; a second idle moment has nothing left.
+        for table in TABLES {
+            set_option(&index, table, "crisismerge", 64).unwrap();
+        }
+        for first in (24..45).step_by(3) {
+            batch(first);
+        }
+        let before = segments_of(&index, "search_text");
+        assert!(before >= 7, "{before}");
+        assert!(merge_while_idle(&index, &idle_signal()).unwrap());
+        for table in TABLES {
+            assert!(segments_of(&index, table) < 4, "{table}");
+        }
+        assert!(!merge_while_idle(&index, &idle_signal()).unwrap());
+        let found = |table: &str, term: &str| -> i64 {
+            index
+                .query_row(
+                    &format!("SELECT count(*) FROM {table} WHERE {table} MATCH ?1"),
+                    [phrase(term)],
+                    |row| row.get(0),
+                )
+                .unwrap()
+        };
+        assert_eq!(found("search_text", "kettle"), 45);
+        assert_eq!(found("search_text", "number17"), 1);
+        assert_eq!(found("search_grams", "坏了"), 45);
+    }
+
+    #[test]
+    fn a_wake_interrupts_merging_after_one_transaction() {
+        let directory = tempfile::tempdir().unwrap();
+        let index = open_index_as_is(&directory.path().join("heard.sqlite3-search")).unwrap();
+        // More than one transaction of merging (MERGE_PAGES) can finish.
+        for table in TABLES {
+            set_option(&index, table, "crisismerge", 64).unwrap();
+        }
+        // Letters a simple generator draws: thousands of distinct trigrams.
+        let mut state: u64 = 1;
+        let mut letters = |count: usize| -> String {
+            (0..count)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    char::from(b'a' + ((state >> 33) % 26) as u8)
+                })
+                .collect()
+        };
+        for number in 0..8_i64 {
+            insert_document(&index, number << DOC_SHIFT, &letters(2_000)).unwrap();
+        }
+        assert_eq!(segments_of(&index, "search_text"), 8);
+        let woken = idle_signal();
+        woken.signal.lock().unwrap().woken = true;
+        let pages = |index: &Connection| -> i64 {
+            index
+                .query_row("SELECT count(*) FROM search_text_data", [], |row| {
+                    row.get(0)
+                })
+                .unwrap()
+        };
+        let before = pages(&index);
+        assert!(merge_while_idle(&index, &woken).unwrap());
+        // Merging began (one transaction) and stopped for the wake.
+        assert!(segments_of(&index, "search_text") > 1);
+        assert!(pages(&index) > before);
+        assert!(merge_while_idle(&index, &idle_signal()).unwrap());
+        assert_eq!(segments_of(&index, "search_text"), 1);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_indexer_thread_yields_to_intake() {
+        let temp = temp_store();
+        temp.store.search_caught_up().await.unwrap();
+        // Every store of the tests running at once has its indexer; this
+        // one has run its loop, so at least it has lowered its priority.
+        let nice = |stat: &str| -> i32 {
+            let fields = stat.rsplit_once(')').unwrap().1;
+            fields.split_whitespace().nth(16).unwrap().parse().unwrap()
+        };
+        let own = nice(&std::fs::read_to_string("/proc/thread-self/stat").unwrap());
+        let lowered = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|name| name.trim() == "heard-indexer")
+            })
+            .filter_map(|task| std::fs::read_to_string(task.path().join("stat")).ok())
+            .filter(|stat| nice(stat) >= crate::store::priority::BACKGROUND_NICE.max(own))
+            .count();
+        assert!(lowered >= 1);
     }
 
     #[tokio::test]
@@ -1334,6 +1607,49 @@ mod tests {
         store.search_caught_up().await.unwrap();
         assert!(search(&store, merchant, "phantom").await.is_empty());
         assert_eq!(search(&store, merchant, "sparks").await.len(), 5);
+        store.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn deletions_are_removed_before_a_backlog_is_indexed() {
+        let temp = temp_store();
+        let path = temp.directory.path().join("heard.sqlite3");
+        let (merchant, shop) = site(&temp.store, "Acme", "shop").await;
+        let mut doomed = complaint(shop, START, "Toaster MARKER-Zk4 burnt");
+        doomed.token_hash = [42; 32];
+        record(&temp.store, doomed).await;
+        for number in 0..(3 * BATCH) {
+            let text = format!("Kettle number{number} leaks");
+            record(&temp.store, complaint(shop, START, &text)).await;
+        }
+        assert!(temp.store.delete_complaint([42; 32], START).await.unwrap());
+        temp.store.shutdown().await;
+
+        // The index lost: every complaint is a backlog, and a deletion waits.
+        remove_index_files(&index_path(&path)).unwrap();
+        let source = open_source(&path).unwrap();
+        let index = open_index(&index_path(&path), &source).unwrap();
+        let first = step(&source, &index).unwrap().unwrap();
+        assert_eq!(first.forget, 1, "{first:?}");
+        assert_eq!(first.complaint, BATCH, "{first:?}");
+        while step(&source, &index).unwrap().is_some() {}
+        let marker: i64 = index
+            .query_row(
+                "SELECT count(*) FROM search_text WHERE body LIKE '%MARKER-Zk4%'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(marker, 0);
+        drop((source, index));
+
+        let store = Store::open(&path, 8, 64).unwrap();
+        store.search_caught_up().await.unwrap();
+        assert!(search(&store, merchant, "MARKER-Zk4").await.is_empty());
+        assert_eq!(
+            search(&store, merchant, "kettle").await.len() as i64,
+            3 * BATCH
+        );
         store.shutdown().await;
     }
 

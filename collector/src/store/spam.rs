@@ -162,6 +162,13 @@ fn restore(
         .prepare_cached("UPDATE complaints SET spam = NULL, updated_at = ?2 WHERE id = ?1")?
         .execute(params![id, now])?;
     event(connection, id, actor_user_id, "spam_restored", spam, now)?;
+    // The cluster sweep may have passed it while it was spam: it is queued
+    // for the sweep to compare with the complaints around it.
+    connection
+        .prepare_cached(
+            "INSERT OR IGNORE INTO cluster_rechecks (complaint_id, queued_at) VALUES (?1, ?2)",
+        )?
+        .execute(params![id, now])?;
     audit::record(
         connection,
         merchant_id,
@@ -334,4 +341,450 @@ fn stored_complaint(
                 })
             })())
         })?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::clusters::{AlertKind, ClusterPolicy};
+    use crate::notify::sweeps::sweep_clusters;
+    use crate::store::inbox_fixtures::{START, complaint, record, site};
+    use crate::store::routing_fixtures::staff;
+    use crate::store::test_support::temp_store;
+    use crate::store::{ClusterSweep, Role};
+
+    fn link() -> FreshLink {
+        FreshLink {
+            token_hash: [9; 32],
+            status_url: "http://collector.example/r/fresh".to_owned(),
+        }
+    }
+
+    /// The complaint ids queued for the cluster sweep, with when.
+    async fn rechecks(store: &Store) -> Vec<(String, i64)> {
+        store
+            .read(|connection| {
+                let mut statement = connection.prepare(
+                    "SELECT c.reference, r.queued_at FROM cluster_rechecks r
+                     JOIN complaints c ON c.id = r.complaint_id ORDER BY r.complaint_id",
+                )?;
+                let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn restoring_queues_the_complaint_for_the_cluster_sweep_and_a_refusal_does_not() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (merchant, site_id) = site(store, "Acme", "acme").await;
+        let owner = staff(store, merchant, "owner@acme.example", Role::Owner).await;
+        let mut suspected = complaint(site_id, START, "The kettle leaks");
+        suspected.spam = Some(SpamReason::Honeypot);
+        let suspected = record(store, suspected).await;
+        let marked = record(store, complaint(site_id, START, "The lid is cracked")).await;
+        let plain = record(store, complaint(site_id, START, "The box was wet")).await;
+        let outcome = store.mark_spam(merchant, owner, &marked, START + 1).await;
+        assert!(matches!(outcome, Ok(SpamOutcome::Done(_))), "{outcome:?}");
+        assert!(rechecks(store).await.is_empty(), "marking queues nothing");
+
+        for (reference, at) in [(&suspected, START + 10), (&marked, START + 20)] {
+            let outcome = store
+                .restore_spam(merchant, owner, reference, link(), at)
+                .await;
+            assert!(matches!(outcome, Ok(SpamOutcome::Done(_))), "{outcome:?}");
+        }
+        // Not spam, or another merchant's: refused, nothing queued.
+        let refused = store
+            .restore_spam(merchant, owner, &plain, link(), START + 30)
+            .await;
+        assert_eq!(refused.unwrap(), SpamOutcome::Refused);
+        let (other, _) = site(store, "Other", "other").await;
+        let elsewhere = store
+            .restore_spam(other, owner, &suspected, link(), START + 40)
+            .await;
+        assert_eq!(elsewhere.unwrap(), SpamOutcome::NotFound);
+
+        assert_eq!(
+            rechecks(store).await,
+            [(suspected, START + 10), (marked, START + 20)]
+        );
+    }
+
+    const HOUR: i64 = 3_600_000;
+    const MILK: [&str; 4] = [
+        "The milk tasted sour and my child got a stomach ache",
+        "Sour milk! My child had a stomach ache after drinking it",
+        "The milk was sour and my child had a stomach ache",
+        "Sour milk again, and a stomach ache for my child",
+    ];
+
+    async fn sweep(store: &Store, hours: i64) -> ClusterSweep {
+        sweep_clusters(store, &ClusterPolicy::default(), START + hours * HOUR)
+            .await
+            .unwrap()
+    }
+
+    async fn cluster_of(store: &Store, reference: &str) -> Option<i64> {
+        let reference = reference.to_owned();
+        store
+            .read(move |connection| {
+                Ok(connection
+                    .query_row(
+                        "SELECT m.cluster_id FROM cluster_members m
+                         JOIN complaints c ON c.id = m.complaint_id WHERE c.reference = ?1",
+                        [reference],
+                        |row| row.get::<_, i64>(0),
+                    )
+                    .optional()?)
+            })
+            .await
+            .unwrap()
+    }
+
+    async fn size_of(store: &Store, cluster: i64) -> i64 {
+        store
+            .read(move |connection| {
+                Ok(connection.query_row(
+                    "SELECT size FROM clusters WHERE id = ?1",
+                    [cluster],
+                    |row| row.get(0),
+                )?)
+            })
+            .await
+            .unwrap()
+    }
+
+    /// Records `text` at `START + hours` as suspected spam; its reference.
+    async fn suspected(store: &Store, site_id: i64, hours: i64, text: &str) -> String {
+        let mut new = complaint(site_id, START + hours * HOUR, text);
+        new.spam = Some(SpamReason::TooFast);
+        record(store, new).await
+    }
+
+    async fn restored(store: &Store, merchant: i64, owner: i64, reference: &str, hours: i64) {
+        let outcome = store
+            .restore_spam(merchant, owner, reference, link(), START + hours * HOUR)
+            .await;
+        assert!(matches!(outcome, Ok(SpamOutcome::Done(_))), "{outcome:?}");
+    }
+
+    async fn marked(store: &Store, merchant: i64, owner: i64, reference: &str, hours: i64) {
+        let outcome = store
+            .mark_spam(merchant, owner, reference, START + hours * HOUR)
+            .await;
+        assert!(matches!(outcome, Ok(SpamOutcome::Done(_))), "{outcome:?}");
+    }
+
+    #[tokio::test]
+    async fn a_complaint_restored_after_the_sweep_passed_it_joins_its_cluster() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
+        let owner = staff(store, merchant, "owner@dairy.example", Role::Owner).await;
+        let first = record(store, complaint(site_id, START, MILK[0])).await;
+        record(store, complaint(site_id, START + HOUR, MILK[1])).await;
+        sweep(store, 1).await;
+        let cluster = cluster_of(store, &first).await;
+        assert!(cluster.is_some(), "the first two are a cluster");
+        let suspected = suspected(store, site_id, 2, MILK[2]).await;
+        assert_eq!(sweep(store, 2).await.examined, 1);
+        assert_eq!(cluster_of(store, &suspected).await, None);
+        restored(store, merchant, owner, &suspected, 3).await;
+        let swept = sweep(store, 3).await;
+        assert_eq!((swept.examined, swept.rechecked), (0, 1));
+        assert_eq!(
+            cluster_of(store, &suspected).await,
+            cluster,
+            "restored, it joins"
+        );
+        assert!(rechecks(store).await.is_empty(), "the sweep took it");
+        // Taken once: the next sweep has nothing to do.
+        let again = sweep(store, 4).await;
+        assert_eq!((again.examined, again.rechecked), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_restored_complaint_that_brings_later_ones_to_the_threshold_alerts_and_new_ones_follow()
+     {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
+        let owner = staff(store, merchant, "owner@dairy.example", Role::Owner).await;
+        // The suspected one is the earliest: the two after it found no row
+        // to compare with, and are a cluster of two, below the threshold.
+        let suspected = suspected(store, site_id, 0, MILK[0]).await;
+        let second = record(store, complaint(site_id, START + HOUR, MILK[1])).await;
+        record(store, complaint(site_id, START + 2 * HOUR, MILK[2])).await;
+        let swept = sweep(store, 2).await;
+        assert_eq!((swept.examined, swept.alerts.len()), (3, 0), "{swept:?}");
+        let cluster = cluster_of(store, &second).await.expect("the later two");
+        assert_eq!(size_of(store, cluster).await, 2);
+
+        // Restored, then an unrelated new one arrives: one sweep, in
+        // batches of one, compares the restored one with the later ones
+        // (the third member: detected), then goes on to the new one.
+        restored(store, merchant, owner, &suspected, 3).await;
+        let parcel = record(
+            store,
+            complaint(
+                site_id,
+                START + 3 * HOUR,
+                "The delivery driver was rude and left the parcel in the rain",
+            ),
+        )
+        .await;
+        let policy = ClusterPolicy {
+            batch: 1,
+            ..ClusterPolicy::default()
+        };
+        let swept = sweep_clusters(store, &policy, START + 4 * HOUR)
+            .await
+            .unwrap();
+        assert_eq!((swept.rechecked, swept.examined), (1, 1), "{swept:?}");
+        assert_eq!(swept.alerts, [(cluster, AlertKind::Detected)]);
+        assert_eq!(cluster_of(store, &suspected).await, Some(cluster));
+        assert_eq!(cluster_of(store, &parcel).await, None);
+        assert_eq!(size_of(store, cluster).await, 3);
+        let alerts: Vec<(String, String)> = store
+            .notifications(merchant, None, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|row| row.event.starts_with("cluster."))
+            .map(|row| (row.event, row.target))
+            .collect();
+        assert_eq!(
+            alerts,
+            [(
+                AlertKind::Detected.event().to_owned(),
+                "owner@dairy.example".to_owned()
+            )]
+        );
+        // A fourth joins without an alert: the next is when it doubles.
+        let fourth = record(store, complaint(site_id, START + 4 * HOUR, MILK[3])).await;
+        let swept = sweep(store, 5).await;
+        assert_eq!((swept.examined, swept.alerts.len()), (1, 0), "{swept:?}");
+        assert_eq!(cluster_of(store, &fourth).await, Some(cluster));
+        assert_eq!(size_of(store, cluster).await, 4);
+        assert!(rechecks(store).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_recheck_of_a_complaint_deleted_or_spam_again_is_dropped_without_joining() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
+        let owner = staff(store, merchant, "owner@dairy.example", Role::Owner).await;
+        let first = record(store, complaint(site_id, START, MILK[0])).await;
+        record(store, complaint(site_id, START + HOUR, MILK[1])).await;
+        let again_spam = suspected(store, site_id, 2, MILK[2]).await;
+        let mut deleted = complaint(site_id, START + 2 * HOUR, MILK[3]);
+        deleted.spam = Some(SpamReason::Honeypot);
+        let token = deleted.token_hash;
+        let deleted = record(store, deleted).await;
+        let raced = suspected(store, site_id, 2, MILK[2]).await;
+        assert_eq!(sweep(store, 2).await.examined, 5);
+        let cluster = cluster_of(store, &first).await.expect("the first two");
+        for reference in [&again_spam, &deleted, &raced] {
+            restored(store, merchant, owner, reference, 3).await;
+        }
+        // Spam again, and deleted by the shopper, before the sweep reads
+        // them.
+        marked(store, merchant, owner, &again_spam, 4).await;
+        assert!(
+            store
+                .delete_complaint(token, START + 4 * HOUR)
+                .await
+                .unwrap()
+        );
+        // Read as restored, marked as spam again before the writer job.
+        let policy = ClusterPolicy::default();
+        let found = store.cluster_candidates(&policy).await.unwrap();
+        assert_eq!(found.len(), 3);
+        assert!(found.iter().all(|found| found.recheck));
+        let raced_found = found.iter().find(|found| found.fingerprint.is_some());
+        assert!(
+            raced_found.is_some_and(|found| !found.similar.is_empty()),
+            "{found:?}"
+        );
+        marked(store, merchant, owner, &raced, 5).await;
+        let swept = store
+            .apply_clusters(&policy, found, START + 5 * HOUR)
+            .await
+            .unwrap();
+        assert_eq!((swept.rechecked, swept.examined), (3, 0));
+        assert!(swept.alerts.is_empty());
+        for reference in [&again_spam, &deleted, &raced] {
+            assert_eq!(cluster_of(store, reference).await, None, "{reference}");
+        }
+        assert_eq!(size_of(store, cluster).await, 2);
+        assert!(rechecks(store).await.is_empty(), "dropped from the queue");
+    }
+
+    #[tokio::test]
+    async fn a_recheck_read_as_spam_and_restored_again_before_the_writer_job_stays_queued() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
+        let owner = staff(store, merchant, "owner@dairy.example", Role::Owner).await;
+        let first = record(store, complaint(site_id, START, MILK[0])).await;
+        record(store, complaint(site_id, START + HOUR, MILK[1])).await;
+        let suspected = suspected(store, site_id, 2, MILK[2]).await;
+        sweep(store, 2).await;
+        restored(store, merchant, owner, &suspected, 3).await;
+        marked(store, merchant, owner, &suspected, 4).await;
+        let policy = ClusterPolicy::default();
+        let found = store.cluster_candidates(&policy).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].fingerprint, None, "read as spam");
+        restored(store, merchant, owner, &suspected, 5).await;
+        let swept = store
+            .apply_clusters(&policy, found, START + 5 * HOUR)
+            .await
+            .unwrap();
+        assert_eq!(swept.rechecked, 0);
+        assert_eq!(rechecks(store).await.len(), 1, "still queued");
+        // The next sweep reads it as it is now.
+        let swept = sweep(store, 6).await;
+        assert_eq!(swept.rechecked, 1);
+        assert_eq!(
+            cluster_of(store, &suspected).await,
+            cluster_of(store, &first).await
+        );
+        assert!(rechecks(store).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_complaint_restored_while_the_sweep_read_it_as_spam_is_rechecked_and_found_later() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
+        let owner = staff(store, merchant, "owner@dairy.example", Role::Owner).await;
+        let first = record(store, complaint(site_id, START, MILK[0])).await;
+        let suspected = suspected(store, site_id, 1, MILK[1]).await;
+        // The read half has it as spam; the restore commits before the
+        // writer job, which moves the cursor past it and leaves it queued.
+        let policy = ClusterPolicy::default();
+        let found = store.cluster_candidates(&policy).await.unwrap();
+        assert_eq!(found.len(), 2);
+        restored(store, merchant, owner, &suspected, 2).await;
+        let swept = store
+            .apply_clusters(&policy, found, START + 2 * HOUR)
+            .await
+            .unwrap();
+        assert_eq!((swept.examined, swept.rechecked), (2, 0));
+        assert_eq!(cluster_of(store, &suspected).await, None);
+        assert_eq!(rechecks(store).await.len(), 1);
+        // The next sweep rechecks it: it joins the earlier one, and is
+        // stored for later complaints to be compared with.
+        let swept = sweep(store, 3).await;
+        assert_eq!((swept.examined, swept.rechecked), (0, 1));
+        let cluster = cluster_of(store, &first).await;
+        assert!(cluster.is_some());
+        assert_eq!(cluster_of(store, &suspected).await, cluster);
+        let reference = suspected.clone();
+        let fingerprinted: bool = store
+            .read(move |connection| {
+                Ok(connection.query_row(
+                    "SELECT f.shingles IS NOT NULL FROM cluster_fingerprints f
+                     JOIN complaints c ON c.id = f.complaint_id WHERE c.reference = ?1",
+                    [reference],
+                    |row| row.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert!(fingerprinted);
+        let later = record(store, complaint(site_id, START + 3 * HOUR, MILK[2])).await;
+        let swept = sweep(store, 4).await;
+        assert_eq!(swept.alerts.len(), 1, "the third: {swept:?}");
+        assert_eq!(cluster_of(store, &later).await, cluster);
+    }
+
+    #[tokio::test]
+    async fn a_restored_complaint_is_compared_with_its_own_merchants_complaints_only() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
+        let owner = staff(store, merchant, "owner@dairy.example", Role::Owner).await;
+        let (_, other_site) = site(store, "Other", "other").await;
+        // Another merchant's cluster on both sides of it.
+        let theirs = record(store, complaint(other_site, START, MILK[0])).await;
+        let suspected = suspected(store, site_id, 1, MILK[1]).await;
+        record(store, complaint(other_site, START + 2 * HOUR, MILK[2])).await;
+        sweep(store, 2).await;
+        assert!(cluster_of(store, &theirs).await.is_some());
+        restored(store, merchant, owner, &suspected, 3).await;
+        let found = store
+            .cluster_candidates(&ClusterPolicy::default())
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert!(found[0].recheck && found[0].similar.is_empty(), "{found:?}");
+        let swept = sweep(store, 3).await;
+        assert_eq!((swept.rechecked, swept.alerts.len()), (1, 0));
+        assert_eq!(cluster_of(store, &suspected).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_restored_complaint_from_before_fingerprints_were_stored_finds_the_later_ones() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
+        let owner = staff(store, merchant, "owner@dairy.example", Role::Owner).await;
+        let suspected = suspected(store, site_id, 0, MILK[0]).await;
+        let later = [
+            record(store, complaint(site_id, START + HOUR, MILK[1])).await,
+            record(store, complaint(site_id, START + 2 * HOUR, MILK[2])).await,
+        ];
+        // Passed by a sweep from before migration 0017 (as a store upgraded
+        // then has them): no fingerprint rows, no mark of where they begin.
+        store
+            .inner
+            .writer
+            .run(|connection| {
+                connection.execute(
+                    "INSERT INTO sweep_cursors (name, value)
+                     VALUES ('clusters', (SELECT max(id) FROM complaints))
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    [],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        restored(store, merchant, owner, &suspected, 3).await;
+        let swept = sweep(store, 3).await;
+        assert_eq!((swept.rechecked, swept.examined), (1, 0));
+        assert_eq!(swept.alerts.len(), 1, "three alike: {swept:?}");
+        let cluster = cluster_of(store, &suspected).await;
+        assert!(cluster.is_some());
+        for reference in &later {
+            assert_eq!(cluster_of(store, reference).await, cluster, "{reference}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_new_complaint_restored_before_the_sweep_reached_it_is_compared_once() {
+        let temp = temp_store();
+        let store = &temp.store;
+        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
+        let owner = staff(store, merchant, "owner@dairy.example", Role::Owner).await;
+        let first = record(store, complaint(site_id, START, MILK[0])).await;
+        let suspected = suspected(store, site_id, 1, MILK[1]).await;
+        // Restored before the sweep read it: compared as a new complaint,
+        // and its queue row goes with that.
+        restored(store, merchant, owner, &suspected, 1).await;
+        let swept = sweep(store, 2).await;
+        assert_eq!((swept.examined, swept.rechecked), (2, 0));
+        assert!(cluster_of(store, &first).await.is_some());
+        assert_eq!(
+            cluster_of(store, &suspected).await,
+            cluster_of(store, &first).await
+        );
+        assert!(rechecks(store).await.is_empty());
+    }
 }
