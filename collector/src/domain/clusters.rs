@@ -38,18 +38,8 @@ pub struct ClusterPolicy {
     /// read and one writer job). A batch reads each earlier complaint's
     /// stored fingerprint once, for all its new complaints: larger batches
     /// read fewer again under a flood, smaller ones hold the writer less.
-    /// A sweep that is behind grows its batches (see [`CATCH_UP_GROWTH`]).
     pub batch: usize,
 }
-
-/// How many times [`ClusterPolicy::batch`] a sweep's batch may grow to
-/// while it is behind. Each batch's writer job waits for a commit of the
-/// writer, which under a flood commits hundreds of complaints at a time: at
-/// a fixed 100 per commit the sweep fell behind any flood faster than about
-/// 800 complaints a second, and cluster alerts waited for the flood's end.
-/// Each full batch doubles the next, up to this factor; a batch that is not
-/// full ends the catch-up, and the next wake starts small again.
-pub const CATCH_UP_GROWTH: usize = 16;
 
 pub const DEFAULT_WINDOW_HOURS: u32 = 48;
 pub const DEFAULT_THRESHOLD: u32 = 3;

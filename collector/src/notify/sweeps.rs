@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
-use crate::domain::clusters::{CATCH_UP_GROWTH, ClusterPolicy};
+use crate::domain::clusters::ClusterPolicy;
 use crate::domain::digest::DigestPolicy;
 use crate::domain::escalation::EscalationPolicy;
 use crate::settings::Settings;
@@ -85,14 +85,12 @@ async fn sweep_clusters_until(
     stopping: impl Fn() -> bool,
 ) -> Result<ClusterSweep, StoreError> {
     let mut total = ClusterSweep::default();
-    // Behind a flood, each full batch doubles the next (`CATCH_UP_GROWTH`).
-    let mut batch = policy.clone();
     while !stopping() {
         let found = match comparer {
-            Some(comparer) => comparer.candidates(&batch).await?,
-            None => store.cluster_candidates(&batch).await?,
+            Some(comparer) => comparer.candidates(policy).await?,
+            None => store.cluster_candidates(policy).await?,
         };
-        let full = found.len() >= batch.batch;
+        let full = found.len() >= policy.batch;
         // Complaints restored from spam come as batches of their own, before
         // the new ones: the new ones follow once the queue is empty.
         let rechecks = found.first().is_some_and(|found| found.recheck);
@@ -100,7 +98,6 @@ async fn sweep_clusters_until(
         total.examined += sweep.examined;
         total.rechecked += sweep.rechecked;
         total.alerts.extend(sweep.alerts);
-        total.batches += 1;
         // A batch that took nothing (another sweep took it, or a recheck
         // waits for its complaint's latest restore) ends this wake's work.
         let done = if rechecks {
@@ -110,9 +107,6 @@ async fn sweep_clusters_until(
         };
         if done {
             break;
-        }
-        if full && !rechecks {
-            batch.batch = (batch.batch * 2).min(policy.batch.max(1) * CATCH_UP_GROWTH);
         }
     }
     Ok(total)

@@ -12,7 +12,7 @@ use super::schedule::Schedule;
 use super::sweeps::{SweepPolicy, run, sweep_clusters};
 use super::{Notifier, Policy, deliver_due};
 use crate::clock::Clock;
-use crate::domain::clusters::{AlertKind, CATCH_UP_GROWTH, ClusterPolicy};
+use crate::domain::clusters::{AlertKind, ClusterPolicy};
 use crate::domain::digest::{DigestKind, DigestPolicy};
 use crate::domain::escalation::{EscalationPolicy, Level, Target};
 use crate::mail::sink::Sink;
@@ -408,60 +408,6 @@ async fn a_stream_of_complaints_raises_exactly_the_expected_cluster_alerts() {
         .unwrap();
     assert!(alert.payload.contains("HRD-"), "{}", alert.payload);
     assert!(!alert.payload.contains("牛奶"), "{}", alert.payload);
-}
-
-/// Words of letters drawn from `seed`: texts that share next to no trigram.
-fn unrelated(seed: i64) -> String {
-    let mut state = (seed as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut text = String::new();
-    for _ in 0..8 {
-        for _ in 0..6 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            text.push(char::from(b'a' + (state % 26) as u8));
-        }
-        text.push(' ');
-    }
-    text
-}
-
-#[tokio::test]
-async fn a_sweep_behind_a_flood_grows_its_batches_and_clusters_all_the_same() {
-    let temp = temp_store();
-    let store = &temp.store;
-    let (dairy, site_id) = site(store, "Dairy", "dairy").await;
-    staff(store, dairy, "owner@dairy.example", Role::Owner).await;
-    // A flood: 40 complaints, every fourth about sour milk, the rest each
-    // about something of its own.
-    let flood = 40;
-    for index in 0..flood {
-        let text = if index % 4 == 0 {
-            format!("Sour milk again, my child had a stomach ache (bottle {index})")
-        } else {
-            unrelated(index)
-        };
-        record(store, complaint(site_id, START + index * 60_000, &text)).await;
-    }
-    let policy = ClusterPolicy {
-        batch: 2,
-        ..ClusterPolicy::default()
-    };
-    let sweep = sweep_clusters(store, &policy, START + HOUR).await.unwrap();
-    assert_eq!(sweep.examined, flood as usize);
-    // 2, 4, 8, 16 full, then 32 (the cap: 2 × 16) takes the last 10: five
-    // batches, where a fixed batch of 2 took twenty-one.
-    assert_eq!(policy.batch * CATCH_UP_GROWTH, 32);
-    assert_eq!(sweep.batches, 5, "{sweep:?}");
-    // The same clusters as one batch at a time: one cluster of the ten
-    // sour-milk complaints, detected once (and grown: 3 → 6 members).
-    let kinds: Vec<AlertKind> = sweep.alerts.iter().map(|(_, kind)| *kind).collect();
-    assert_eq!(kinds, [AlertKind::Detected, AlertKind::Grew], "{sweep:?}");
-    // Caught up, the next wake starts small again and finds nothing.
-    let again = sweep_clusters(store, &policy, START + 2 * HOUR)
-        .await
-        .unwrap();
-    assert_eq!((again.examined, again.batches), (0, 1));
 }
 
 #[tokio::test]

@@ -99,8 +99,6 @@ pub struct ClusterSweep {
     pub rechecked: usize,
     /// Alerts queued: the cluster and why.
     pub alerts: Vec<(i64, AlertKind)>,
-    /// Batches taken (each one read and one writer job).
-    pub batches: usize,
 }
 
 /// A cluster as the inbox lists it.
