@@ -206,6 +206,30 @@ pub fn own_cpu() -> Duration {
         .unwrap_or_default()
 }
 
+/// The CPU time the whole machine has been busy so far, all cores together:
+/// every column of the `cpu` line of /proc/stat but idle and I/O wait (and
+/// guest time, which `user` and `nice` already include).
+pub fn machine_busy() -> Duration {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|stat| busy_ticks(&stat))
+        .map(|ticks| Duration::from_secs_f64(ticks as f64 / TICKS_PER_SECOND as f64))
+        .unwrap_or_default()
+}
+
+/// The busy ticks of the first (all cores) line of /proc/stat.
+fn busy_ticks(stat: &str) -> Option<u64> {
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice]
+    let busy = [0, 1, 2, 5, 6, 7];
+    Some(busy.iter().filter_map(|&column| ticks.get(column)).sum())
+}
+
 /// The thread or process name in a /proc stat line: `PID (NAME) STATE …`.
 fn stat_comm(stat: &str) -> Option<&str> {
     let start = stat.find('(')?;
@@ -248,6 +272,17 @@ mod tests {
             "Name:\tcollector\nVmPeak:\t  900000 kB\nVmHWM:\t   41236 kB\nVmRSS:\t   40000 kB\n";
         assert_eq!(vm_hwm_bytes(status), Some(41236 * 1024));
         assert_eq!(vm_hwm_bytes("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn the_machine_is_busy_in_every_column_but_idle_and_io_wait() {
+        let stat = "cpu  600 40 80 5000 90 3 7 2 11 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n";
+        assert_eq!(busy_ticks(stat), Some(600 + 40 + 80 + 3 + 7 + 2));
+        assert_eq!(busy_ticks("intr 1 2 3\n"), None);
+        assert!(
+            machine_busy() > Duration::ZERO,
+            "this machine has been busy"
+        );
     }
 
     #[test]

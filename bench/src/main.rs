@@ -441,18 +441,23 @@ fn measure(options: &Options) -> anyhow::Result<Figures> {
 /// Runs one load run and adds how many cores the collector, its writer
 /// thread and the load generator kept busy meanwhile.
 fn watched(running: &Running, run: impl FnOnce() -> RunSummary) -> anyhow::Result<RunSummary> {
+    let machine_before = collector::machine_busy();
     let collector_before = running.cpu()?;
     let generator_before = collector::own_cpu();
     let mut summary = run();
     let collector_after = running.cpu()?;
     let generator_after = collector::own_cpu();
+    let machine_after = collector::machine_busy();
     let seconds = summary.elapsed.as_secs_f64().max(f64::EPSILON);
     let cores =
         |before: Duration, after: Duration| after.saturating_sub(before).as_secs_f64() / seconds;
+    let collector = cores(collector_before.total, collector_after.total);
+    let generator = cores(generator_before, generator_after);
     summary.cpu = CpuUse {
-        collector: cores(collector_before.total, collector_after.total),
+        collector,
         writer: cores(collector_before.writer, collector_after.writer),
-        generator: cores(generator_before, generator_after),
+        generator,
+        others: (cores(machine_before, machine_after) - collector - generator).max(0.0),
     };
     Ok(summary)
 }

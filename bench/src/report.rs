@@ -282,7 +282,7 @@ fn write_intake(out: &mut String, figures: &Figures) -> fmt::Result {
     )?;
     writeln!(
         out,
-        "| load | acknowledged/s | p50 | p99 | max | errors | cores busy: collector (its writer) / generator |"
+        "| load | acknowledged/s | p50 | p99 | max | errors | cores busy: collector (its writer) / generator / rest of the machine |"
     )?;
     writeln!(out, "|---|---:|---:|---:|---:|---:|---:|")?;
     for (connections, run) in &figures.closed {
@@ -313,7 +313,7 @@ fn write_intake(out: &mut String, figures: &Figures) -> fmt::Result {
     )?;
     writeln!(
         out,
-        "| raw SQLite: bare rusqlite loop, {} rows a transaction | {} rows/s | | | | | 1 thread |",
+        "| raw SQLite: bare rusqlite loop, {} rows a transaction | {} rows/s | | | | | 1 thread, alone |",
         figures.max_batch,
         group_digits(raw_per_second.round() as u64)
     )?;
@@ -412,14 +412,16 @@ fn write_intake(out: &mut String, figures: &Figures) -> fmt::Result {
          does, in its own file, after each commit, and the \"cores busy\" \
          column shows the writer taking a minority of the collector's CPU; \
          the rest is the request side (HTTP, JSON, validation and the domain \
-         work done per complaint) and the indexer, which share the two cores \
-         with the load generator. The raw loop (the same writes on one \
+         work done per complaint), the indexer and the cluster comparisons, \
+         which share the two cores with the load generator and with whatever \
+         else the machine runs (the last figure of the column: on a shared \
+         machine every figure above falls with it). The raw loop (the same writes on one \
          thread, {} rows a transaction, nothing else running) shows the \
          writer's SQLite ceiling. Past the knee, more connections only add \
          queueing, which shows in p99 and max; an open-loop rate above the \
          closed-loop peak cannot be served, so its backlog, and its p99, grow \
          for the whole run. The load generator runs on one thread of the same \
-         two cores (its share is in the last column). See \"Intake: where \
+         two cores (its share is in the column too). See \"Intake: where \
          the time goes\" below for a profile.",
             figures.max_batch, figures.max_batch
         ),
@@ -499,11 +501,11 @@ fn paragraph(out: &mut String, text: &str) -> fmt::Result {
     writeln!(out)
 }
 
-/// "1.62 (0.48) / 0.35": average cores busy during a run.
+/// "1.62 (0.48) / 0.35 / 0.02": average cores busy during a run.
 fn cores(run: &RunSummary) -> String {
     format!(
-        "{:.2} ({:.2}) / {:.2}",
-        run.cpu.collector, run.cpu.writer, run.cpu.generator
+        "{:.2} ({:.2}) / {:.2} / {:.2}",
+        run.cpu.collector, run.cpu.writer, run.cpu.generator, run.cpu.others
     )
 }
 

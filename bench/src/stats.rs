@@ -39,6 +39,9 @@ pub struct CpuUse {
     pub writer: f64,
     /// The load generator.
     pub generator: f64,
+    /// Everything else on the machine (other processes, the kernel's own
+    /// work): the machine may be shared, and this shows how much it was.
+    pub others: f64,
 }
 
 impl RunSummary {

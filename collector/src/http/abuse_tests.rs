@@ -316,7 +316,9 @@ const GET_ROUTES: &[&str] = &[
 async fn headers_harness(public_url: &str) -> (Harness, String) {
     let temp = temp_store();
     let mut state = demo_state(&temp, SHOP, public_url).await;
-    state.www_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../www");
+    state.www_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../www")
+        .into();
     let harness = Harness {
         router: router(state),
         temp,

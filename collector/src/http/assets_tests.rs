@@ -94,8 +94,8 @@ async fn harness() -> Harness {
     )
     .unwrap();
     let mut state = staff_state(&temp.store, &accounts, "www");
-    state.www_dir = www_dir();
-    state.widget_dir = root.to_owned();
+    state.www_dir = www_dir().into();
+    state.widget_dir = root.into();
     Harness {
         app: StaffApp::new(state.clone()),
         state,

@@ -34,7 +34,7 @@ pub mod staff;
 pub mod status_page;
 pub mod views;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Request};
@@ -64,8 +64,9 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// The origin part of `public_url`: the collector's own pages may call the API.
     pub public_origin: Arc<str>,
-    pub www_dir: PathBuf,
-    pub widget_dir: PathBuf,
+    /// Shared, not owned: the state is cloned for every request's extractors.
+    pub www_dir: Arc<Path>,
+    pub widget_dir: Arc<Path>,
     pub accounts: Accounts,
     /// Whether session cookies are `Secure`: when `public_url` is https.
     pub secure_cookies: bool,
@@ -99,8 +100,8 @@ impl AppState {
             public_origin: Arc::from(origin_of(public_url)),
             secure_cookies: public_url.starts_with("https://"),
             public_url: Arc::from(public_url),
-            www_dir,
-            widget_dir,
+            www_dir: Arc::from(www_dir),
+            widget_dir: Arc::from(widget_dir),
             accounts,
             clock: Clock::System,
             recovery: RecoveryLimiter::default(),

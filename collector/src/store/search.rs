@@ -15,11 +15,14 @@
 //! a lower priority (`priority::lower_this_thread`): under a flood the
 //! acknowledgements get the cores, the indexer falls behind and then
 //! indexes the backlog in full batches (fewer, larger segments), right
-//! after. FTS5's automatic merging is off in this index: segments are
-//! merged when the indexer has nothing to index ([`merge_while_idle`]), a
-//! level at a time, and at once only when a level reaches [`CRISIS_MERGE`]
-//! segments — so a flood pays for writing its segments, not for merging
-//! them again and again while it lasts.
+//! after. It reads a batch from the database in pieces ([`PIECE_BYTES`]),
+//! ending each read before indexing it, so an indexer that waits for a
+//! core never holds a snapshot of the database. FTS5's automatic merging
+//! is off in this index: segments are merged when the indexer has nothing
+//! to index ([`merge_while_idle`]), a level at a time, and at once only
+//! when a level reaches [`CRISIS_MERGE`] segments — so a flood pays for
+//! writing its segments, not for merging them again and again while it
+//! lasts.
 //!
 //! Because the index is derived, it needs no durability of its own: after
 //! a crash the indexer continues from the marks stored with the index, and
@@ -852,30 +855,41 @@ fn index_complaints(
     writer: &mut DocumentWriter<'_>,
     after: i64,
 ) -> Result<Batch, StoreError> {
-    let mut read = source.prepare_cached(
-        "SELECT id, deleted_at IS NULL, concat_ws(char(10), description, remedy,
-                (SELECT group_concat(value, char(10)) FROM json_each(answers))),
-                reference
-         FROM complaints WHERE id > ?1 ORDER BY id LIMIT ?2",
-    )?;
-    let mut rows = read.query(params![after, BATCH])?;
-    let mut high = None;
+    let mut batch = Batch::default();
     let mut count = 0;
     let mut last_reference = String::new();
-    while let Some(row) = rows.next()? {
-        let id: i64 = row.get(0)?;
-        let kept: bool = row.get(1)?;
-        // A complaint deleted before it was indexed has no words to index.
-        if kept {
-            let body = row.get_ref(2)?.as_str().unwrap_or_default();
-            writer.insert(id << DOC_SHIFT, body)?;
+    loop {
+        let piece = read_piece(
+            source,
+            "SELECT id, deleted_at IS NULL, concat_ws(char(10), description, remedy,
+                    (SELECT group_concat(value, char(10)) FROM json_each(answers))),
+                    reference
+             FROM complaints WHERE id > ?1 ORDER BY id LIMIT ?2",
+            batch.high.unwrap_or(after),
+            BATCH - count,
+            |row| {
+                // A complaint deleted before it was indexed has no words to index.
+                let kept: bool = row.get(1)?;
+                let body: Option<String> = if kept { row.get(2)? } else { None };
+                let reference: String = row.get(3)?;
+                Ok((body, reference))
+            },
+        )?;
+        for (id, (body, _)) in &piece.rows {
+            if let Some(body) = body {
+                writer.insert(id << DOC_SHIFT, body)?;
+            }
         }
-        high = Some(id);
-        count += 1;
-        last_reference.clear();
-        last_reference.push_str(row.get_ref(3)?.as_str().unwrap_or_default());
+        if let Some((id, (_, reference))) = piece.rows.last() {
+            batch.high = Some(*id);
+            last_reference.clone_from(reference);
+        }
+        count += piece.rows.len() as i64;
+        if !piece.more || count == BATCH {
+            break;
+        }
     }
-    if let Some(high) = high {
+    if let Some(high) = batch.high {
         index
             .prepare_cached(
                 "INSERT OR REPLACE INTO lineage (complaint_id, reference) VALUES (?1, ?2)",
@@ -885,10 +899,66 @@ fn index_complaints(
             .prepare_cached("DELETE FROM lineage WHERE complaint_id <> ?1")?
             .execute([high])?;
     }
-    Ok(Batch {
-        high,
-        full: count == BATCH,
-    })
+    batch.full = count == BATCH;
+    Ok(batch)
+}
+
+/// Text read from the main database per piece of a batch, at most (plus
+/// one row): the piece is read, its read transaction ended, and only then
+/// indexed. This thread runs at a lower priority (`priority.rs`), so under
+/// a flood it may wait long for a core between two steps; a read
+/// transaction open meanwhile would keep the main database's WAL from
+/// being checkpointed past its snapshot.
+#[cfg(not(test))]
+const PIECE_BYTES: usize = 1 << 20;
+/// A few rows in tests, so that their batches are read in several pieces.
+#[cfg(test)]
+const PIECE_BYTES: usize = 200;
+
+/// Rows of a piece: each row's id and what `row` made of it; `more` when
+/// the piece was cut at [`PIECE_BYTES`] before `limit` rows.
+struct Piece<T> {
+    rows: Vec<(i64, T)>,
+    more: bool,
+}
+
+/// Reads rows by `sql` (id first; `?1` the id to start after, `?2` the
+/// most rows) until `limit` rows or [`PIECE_BYTES`] of their text.
+fn read_piece<T: Measured>(
+    source: &Connection,
+    sql: &str,
+    after: i64,
+    limit: i64,
+    mut row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Piece<T>, StoreError> {
+    let mut statement = source.prepare_cached(sql)?;
+    let mut rows = statement.query(params![after, limit])?;
+    let mut piece = Piece {
+        rows: Vec::new(),
+        more: false,
+    };
+    let mut bytes = 0;
+    while let Some(next) = rows.next()? {
+        let value = row(next)?;
+        bytes += value.text_len();
+        piece.rows.push((next.get(0)?, value));
+        if bytes >= PIECE_BYTES {
+            piece.more = (piece.rows.len() as i64) < limit;
+            break;
+        }
+    }
+    Ok(piece)
+}
+
+/// The size of a row's text, for [`read_piece`]'s budget.
+trait Measured {
+    fn text_len(&self) -> usize;
+}
+
+impl<T> Measured for (Option<String>, T) {
+    fn text_len(&self) -> usize {
+        self.0.as_ref().map_or(0, String::len)
+    }
 }
 
 /// Writes documents into the index: its text for the trigram index, and
@@ -985,27 +1055,29 @@ fn index_events(
     writer: &mut DocumentWriter<'_>,
     after: i64,
 ) -> Result<Batch, StoreError> {
-    let mut read = source.prepare_cached(&format!(
-        "SELECT e.id, e.complaint_id,
-                CASE WHEN e.kind IN {SEARCHABLE_EVENTS} AND c.deleted_at IS NULL THEN e.body END
-         FROM complaint_events e JOIN complaints c ON c.id = e.complaint_id
-         WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
-    ))?;
     // The next free rowid among the complaint's documents.
     let mut next = index.prepare_cached(
         "SELECT coalesce(max(rowid) + 1, ?1 + 1) FROM search_text WHERE rowid BETWEEN ?1 AND ?2",
     )?;
-    let mut rows = read.query(params![after, BATCH])?;
-    let mut high = None;
+    let mut batch = Batch::default();
     let mut count = 0;
-    while let Some(row) = rows.next()? {
-        let id: i64 = row.get(0)?;
-        if let Some(body) = row
-            .get_ref(2)?
-            .as_str_or_null()
-            .map_err(rusqlite::Error::from)?
-        {
-            let first = row.get::<_, i64>(1)? << DOC_SHIFT;
+    loop {
+        let piece = read_piece(
+            source,
+            &format!(
+                "SELECT e.id,
+                        CASE WHEN e.kind IN {SEARCHABLE_EVENTS} AND c.deleted_at IS NULL THEN e.body END,
+                        e.complaint_id
+                 FROM complaint_events e JOIN complaints c ON c.id = e.complaint_id
+                 WHERE e.id > ?1 ORDER BY e.id LIMIT ?2"
+            ),
+            batch.high.unwrap_or(after),
+            BATCH - count,
+            |row| Ok((row.get::<_, Option<String>>(1)?, row.get::<_, i64>(2)?)),
+        )?;
+        for (id, (body, complaint_id)) in &piece.rows {
+            let Some(body) = body else { continue };
+            let first = complaint_id << DOC_SHIFT;
             let rowid: i64 = next
                 .query_row(params![first, first + DOCS_PER_COMPLAINT - 1], |row| {
                     row.get(0)
@@ -1019,13 +1091,16 @@ fn index_events(
                 );
             }
         }
-        high = Some(id);
-        count += 1;
+        if let Some((id, _)) = piece.rows.last() {
+            batch.high = Some(*id);
+        }
+        count += piece.rows.len() as i64;
+        if !piece.more || count == BATCH {
+            break;
+        }
     }
-    Ok(Batch {
-        high,
-        full: count == BATCH,
-    })
+    batch.full = count == BATCH;
+    Ok(batch)
 }
 
 /// Removes every document of the complaints deleted after `after`.
