@@ -1,5 +1,6 @@
-//! The raw SQLite limit: the rows intake writes (a complaint and its
-//! idempotency record), inserted by a bare rusqlite loop into the collector's
+//! The raw SQLite limit: the rows intake writes (a complaint, through
+//! intake's own insert statement, and its idempotency record), inserted by
+//! a bare rusqlite loop into the collector's
 //! own schema — its migration files, so the same tables, indexes and
 //! triggers — with the same durability (WAL, `synchronous=FULL`) and batch
 //! size; an acknowledgement email row too when the shopper left an address,
@@ -9,6 +10,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use heard_collector::store::INSERT_COMPLAINT;
 use heard_shared::ComplaintSubmission;
 use rusqlite::{Connection, params};
 
@@ -81,15 +83,9 @@ pub fn insert_loop(
     while started.elapsed() < duration && written < max_rows {
         connection.execute_batch("BEGIN IMMEDIATE")?;
         {
-            let mut complaint = connection.prepare_cached(
-                "INSERT INTO complaints (
-                    site_id, reference, token_hash, status, category, category_label,
-                    value_orientation, urgent, description, remedy, outcomes, severity, mood,
-                    language, page_url, user_agent, answers, contact_name, contact_email,
-                    contact_phone, created_at, kind, callback_window, identity, identity_verified)
-                 VALUES (1, ?1, ?2, 'received', ?3, ?4, NULL, 0, ?5, ?6, ?7, ?8, ?9,
-                         ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 'complaint', NULL, NULL, 0)",
-            )?;
+            // Intake's own statement: the same columns, the inbox's derived
+            // ones (merchant, priority, due dates) written by the insert.
+            let mut complaint = connection.prepare_cached(INSERT_COMPLAINT)?;
             let mut idempotency = connection.prepare_cached(
                 "INSERT INTO idempotency_keys
                  (site_id, key_hash, request_hash, complaint_id, wrapped_token, created_at)
@@ -100,10 +96,13 @@ pub fn insert_loop(
                 let contact = submission.contact.as_ref();
                 let at = created_at + written as i64;
                 complaint.execute(params![
+                    1,
                     reference(written),
                     random.bytes32(),
                     submission.category,
                     submission.category,
+                    None::<String>,
+                    false,
                     submission.description,
                     submission.remedy,
                     outcomes,
@@ -117,6 +116,14 @@ pub fn insert_loop(
                     contact.and_then(|contact| contact.email.as_deref()),
                     contact.and_then(|contact| contact.phone.as_deref()),
                     at,
+                    "complaint",
+                    None::<String>,
+                    None::<String>,
+                    false,
+                    None::<String>,
+                    None::<i64>,
+                    None::<i64>,
+                    None::<i64>,
                 ])?;
                 let id = connection.last_insert_rowid();
                 idempotency.execute(params![
@@ -229,6 +236,38 @@ fn reference(number: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The loop writes what intake writes: the inbox's derived columns,
+    /// the `received` event, the idempotency row.
+    #[test]
+    fn the_loop_writes_the_rows_intake_writes() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("raw.sqlite3");
+        let mut random = Random::new(7);
+        let submissions: Vec<_> = (0..20)
+            .map(|_| crate::bodies::submission(&mut random))
+            .collect();
+        let summary = insert_loop(&path, &submissions, 8, Duration::from_secs(60), 24, false)
+            .unwrap()
+            .unwrap();
+        assert_eq!((summary.rows, summary.transactions), (24, 3));
+        let connection = Connection::open(&path).unwrap();
+        let (rows, filed, received, keys): (i64, i64, i64, i64) = connection
+            .query_row(
+                "SELECT count(*),
+                        count(*) FILTER (WHERE merchant_id = 1 AND priority IS NOT NULL
+                            AND first_response_due_at > created_at
+                            AND resolution_due_at >= first_response_due_at
+                            AND updated_at = created_at),
+                        (SELECT count(*) FROM complaint_events WHERE kind = 'received'),
+                        (SELECT count(*) FROM idempotency_keys)
+                 FROM complaints",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!((rows, filed, received, keys), (24, 24, 24, 24));
+    }
 
     #[test]
     fn a_statement_is_cut_out_of_a_trigger() {

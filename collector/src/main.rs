@@ -212,6 +212,7 @@ async fn run(arenas_not_limited: Option<String>) -> anyhow::Result<()> {
     if let Some(error) = arenas_not_limited {
         tracing::warn!(%error, arenas = MALLOC_ARENAS, "could not limit malloc's arenas; running with glibc's default");
     }
+    survive_file_size_limit();
     match Cli::parse().command {
         Command::Serve { config, demo } => {
             serve(Settings::load(config.config.as_deref())?, demo).await
@@ -517,6 +518,42 @@ async fn list_sites(settings: &Settings) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Keeps the process alive past its file-size limit (`RLIMIT_FSIZE`, e.g.
+/// `ulimit -f` or a service manager's `LimitFSIZE`). A write past the limit
+/// sends `SIGXFSZ`, whose default action ends the process; with a handler
+/// installed (tokio's, which replaces that action and only records the
+/// signal), the write fails with `EFBIG` instead, and the store answers it
+/// as a full disk: the write is refused, nothing else stops, and writes
+/// succeed again once the limit is raised.
+fn survive_file_size_limit() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let kind = SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw());
+        match signal(kind) {
+            Ok(mut signals) => {
+                tokio::spawn(async move {
+                    let mut logged = false;
+                    while signals.recv().await.is_some() {
+                        // Every refused write signals; the store logs each
+                        // refused batch, so one line here is enough.
+                        if !logged {
+                            tracing::warn!(
+                                "a write went past the process's file-size limit (SIGXFSZ); \
+                                 such writes are refused as on a full disk"
+                            );
+                            logged = true;
+                        }
+                    }
+                });
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot catch SIGXFSZ: a file-size limit would stop the collector");
+            }
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM, registered now (before the returned future is first

@@ -8,7 +8,8 @@
 //! while the receipt never waits for the comparison. The task compares on
 //! a thread of its own at background priority ([`ClusterComparer`]), so
 //! under a flood the comparisons yield the processor to intake and catch up
-//! right after. Complaints restored from spam after the sweep passed them
+//! right after; while one batch's writer job waits for its commit, the next
+//! batch is compared. Complaints restored from spam after the sweep passed them
 //! are compared first, in batches of their own (`store/clusters.rs`).
 //! Escalation and digests are checked every
 //! [`SweepPolicy::slow_every_ms`]: their steps are minutes or hours apart.
@@ -23,7 +24,7 @@ use crate::domain::clusters::ClusterPolicy;
 use crate::domain::digest::DigestPolicy;
 use crate::domain::escalation::EscalationPolicy;
 use crate::settings::Settings;
-use crate::store::{ClusterComparer, ClusterSweep, Store, StoreError};
+use crate::store::{ClusterBatch, ClusterComparer, ClusterSweep, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepPolicy {
@@ -77,6 +78,13 @@ pub async fn sweep_clusters(
 /// long catch-up after a flood must not hold up a shutdown (the cursor is
 /// saved with each batch, so the next start goes on from there). Compares
 /// on `comparer`'s thread if there is one, else on the read pool.
+///
+/// The two halves overlap: while a full batch's writer job waits for its
+/// commit, the next batch is read and compared, with the complaints of the
+/// one in flight from memory. It is applied only after that commit, and its
+/// writer job applies nothing unless the one before it committed: a batch
+/// is done only once its own writer job has committed, so a stop or a crash
+/// between two leaves the cursor at the last one done.
 async fn sweep_clusters_until(
     store: &Store,
     comparer: Option<&ClusterComparer>,
@@ -85,21 +93,34 @@ async fn sweep_clusters_until(
     stopping: impl Fn() -> bool,
 ) -> Result<ClusterSweep, StoreError> {
     let mut total = ClusterSweep::default();
+    let mut read_ahead: Option<ClusterBatch> = None;
     while !stopping() {
-        let found = match comparer {
-            Some(comparer) => comparer.candidates(policy).await?,
-            None => store.cluster_candidates(policy).await?,
+        let batch = match read_ahead.take() {
+            Some(batch) => batch,
+            None => store.cluster_candidates(comparer, policy).await?,
         };
-        let full = found.len() >= policy.batch;
+        let full = batch.found.len() >= policy.batch;
         // Complaints restored from spam come as batches of their own, before
         // the new ones: the new ones follow once the queue is empty.
-        let rechecks = found.first().is_some_and(|found| found.recheck);
-        let sweep = store.apply_clusters(policy, found, now).await?;
+        let rechecks = batch.rechecks();
+        // Only a full batch of new ones has more behind it to read ahead.
+        let in_flight = if full { batch.in_flight() } else { None };
+        let (sweep, next) = match in_flight {
+            Some(in_flight) => {
+                let (sweep, next) = tokio::join!(
+                    store.apply_clusters(policy, batch, now),
+                    store.cluster_candidates_after(comparer, policy, in_flight)
+                );
+                (sweep?, next)
+            }
+            None => (store.apply_clusters(policy, batch, now).await?, Ok(None)),
+        };
         total.examined += sweep.examined;
         total.rechecked += sweep.rechecked;
         total.alerts.extend(sweep.alerts);
-        // A batch that took nothing (another sweep took it, or a recheck
-        // waits for its complaint's latest restore) ends this wake's work.
+        // A batch that took nothing (another sweep took it, the one before
+        // it did not commit, or a recheck waits for its complaint's latest
+        // restore) ends this wake's work.
         let done = if rechecks {
             sweep.rechecked == 0
         } else {
@@ -108,6 +129,7 @@ async fn sweep_clusters_until(
         if done {
             break;
         }
+        read_ahead = next?;
     }
     Ok(total)
 }

@@ -13,11 +13,28 @@
 //! ([`ClusterComparer`], `heard-clusters`) at background priority, with its
 //! own read connection: under a flood the writer, which every receipt waits
 //! for, gets the processor first, and the comparisons catch up right after.
+//! A batch is read in one short read transaction — the new complaints, the
+//! earlier ones each is compared with, their fingerprints or words — and
+//! compared once it has ended: a background thread starved inside a read
+//! transaction would keep the WAL from being checkpointed past it.
+//!
+//! The halves overlap ([`ClusterBatch::in_flight`]): while a batch's writer
+//! job waits for its group commit, the next batch is read and compared,
+//! with the in-flight batch's complaints and fingerprints from memory, its
+//! rows not being committed yet (the stored rows stand for the complaints
+//! up to where that batch began). The next one's writer job applies it only
+//! if the cursor is where the in-flight one left it: a batch is done only
+//! once its own writer job committed, so a failed commit, a stop or a crash
+//! between two leaves the cursor at the last batch done, and the sweep
+//! reads on from there, skipping and repeating nothing.
+//!
 //! A pair is compared only as far as the threshold needs
 //! ([`Fingerprint::probe`]: most pairs are decided by a table lookup per
 //! shingle, and a merge stops once the threshold is out of reach). In the writer job, the clusters
 //! of all the earlier complaints a new one is similar to are read in one
-//! statement (`clusters_of`), not one lookup each.
+//! statement (`clusters_of`), not one lookup each, and kept for the rest of
+//! the job (`Memberships`): the next complaints are similar to mostly the
+//! same ones.
 //!
 //! Each complaint is fingerprinted once: the read half computes the new
 //! complaint's fingerprint, the writer job stores it in
@@ -190,55 +207,338 @@ fn fresh_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Fresh> {
     })
 }
 
-fn candidates(
-    connection: &Connection,
-    policy: &ClusterPolicy,
-) -> Result<Vec<Candidates>, StoreError> {
+/// A comparable new complaint of a batch, as the complaints after it need
+/// it: they compare with it from memory, because its writer job may not
+/// have stored its row in `cluster_fingerprints` yet.
+#[derive(Debug, Clone, PartialEq)]
+struct Recent {
+    id: i64,
+    merchant_id: i64,
+    category: String,
+    created_at: i64,
+}
+
+impl Recent {
+    fn of(fresh: &Fresh) -> Recent {
+        Recent {
+            id: fresh.id,
+            merchant_id: fresh.merchant_id,
+            category: fresh.category.clone(),
+            created_at: fresh.created_at,
+        }
+    }
+}
+
+/// What the read half found for one writer job: a batch of new
+/// complaints, or of complaints restored from spam.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterBatch {
+    /// The cursor the batch was read after. Its writer job applies it only
+    /// on top of that: a batch read while the one before it waited for its
+    /// commit is dropped if that commit never came.
+    after: i64,
+    /// Where stored fingerprints begin, as the batch was read.
+    unstored_up_to: i64,
+    /// Each complaint and what it is similar to, in complaint order.
+    pub found: Vec<Candidates>,
+    /// The comparable new complaints, oldest first.
+    recent: Vec<Recent>,
+}
+
+/// A batch of new complaints whose writer job may not have committed yet,
+/// as the next batch needs it to be read and compared in the meantime
+/// ([`ClusterBatch::in_flight`]).
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    /// The cursor it was read after: the stored rows stand for the
+    /// complaints up to it, its `recent` for those after it.
+    after: i64,
+    /// The last complaint the batch holds: the cursor its writer job
+    /// moves to, after which the next batch begins.
+    last: i64,
+    unstored_up_to: i64,
+    recent: Vec<Recent>,
+    /// Its new complaints' fingerprints and those it computed for earlier
+    /// ones from their words: none is stored before its writer job commits.
+    known: HashMap<i64, Fingerprint>,
+}
+
+impl ClusterBatch {
+    /// Complaints restored from spam, a batch of their own.
+    pub fn rechecks(&self) -> bool {
+        self.found.first().is_some_and(|found| found.recheck)
+    }
+
+    /// What the next batch needs of this one to be read before this one's
+    /// writer job commits; `None` for a batch of rechecks or an empty one,
+    /// after which the next is read from what is committed.
+    pub fn in_flight(&self) -> Option<InFlight> {
+        let last = self.found.last()?.complaint_id;
+        if self.rechecks() {
+            return None;
+        }
+        let mut known = HashMap::new();
+        for found in &self.found {
+            for (other, fingerprint) in &found.computed {
+                known.insert(*other, fingerprint.clone());
+            }
+            if let Some(fingerprint) = &found.fingerprint {
+                known.insert(found.complaint_id, fingerprint.clone());
+            }
+        }
+        Some(InFlight {
+            after: self.after,
+            last,
+            unstored_up_to: self.unstored_up_to,
+            recent: self.recent.clone(),
+            known,
+        })
+    }
+}
+
+/// A complaint of a batch as read, with the ones it is to be compared with.
+struct Read {
+    complaint: Fresh,
+    recheck: bool,
+    around: Vec<i64>,
+}
+
+/// Everything one batch compares, read in one read transaction.
+struct Gathered {
+    after: i64,
+    unstored_up_to: i64,
+    complaints: Vec<Read>,
+    /// The stored fingerprints of the complaints compared with.
+    stored: HashMap<i64, Fingerprint>,
+    /// The words of those with none stored: fingerprinted when first
+    /// compared, and then stored by the writer job.
+    words: HashMap<i64, String>,
+}
+
+impl Gathered {
+    fn new(after: i64, unstored_up_to: i64) -> Gathered {
+        Gathered {
+            after,
+            unstored_up_to,
+            complaints: Vec::new(),
+            stored: HashMap::new(),
+            words: HashMap::new(),
+        }
+    }
+
+    /// Reads what comparing with `others` needs and memory does not hold:
+    /// each one's stored fingerprint, or its words when none is stored.
+    fn read_fingerprints(
+        &mut self,
+        connection: &Connection,
+        others: &[i64],
+        in_memory: &HashMap<i64, Fingerprint>,
+    ) -> Result<(), StoreError> {
+        for &other in others {
+            // This batch's own complaints are compared from memory.
+            if other > self.after
+                || in_memory.contains_key(&other)
+                || self.stored.contains_key(&other)
+                || self.words.contains_key(&other)
+            {
+                continue;
+            }
+            let stored: Option<Option<Vec<u8>>> = connection
+                .prepare_cached(
+                    "SELECT shingles FROM cluster_fingerprints WHERE complaint_id = ?1",
+                )?
+                .query_row(params![other], |row| row.get(0))
+                .optional()?;
+            if let Some(fingerprint) = stored
+                .flatten()
+                .as_deref()
+                .and_then(Fingerprint::from_bytes)
+            {
+                self.stored.insert(other, fingerprint);
+                continue;
+            }
+            let words: Option<(String, String)> = connection
+                .prepare_cached("SELECT description, answers FROM complaints WHERE id = ?1")?
+                .query_row(params![other], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            if let Some((description, answers)) = words {
+                self.words
+                    .insert(other, compared_text(&description, &answers));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The read half of a sweep's batch, from what is committed: the
+/// complaints restored from spam waiting to be rechecked, else the new ones
+/// after the cursor.
+fn candidates(connection: &Connection, policy: &ClusterPolicy) -> Result<ClusterBatch, StoreError> {
+    let read = connection.unchecked_transaction()?;
     let cursor = cursor(connection)?;
     // Until the first sweep of this build has applied a batch, everything
     // the sweep has passed is from before the fingerprints were stored.
     let unstored_up_to = named_cursor(connection, FINGERPRINTED_AFTER)?.unwrap_or(cursor);
     // Complaints restored from spam behind the cursor are a batch of their
     // own, before the new ones: rare, and compared with both sides.
-    let restored = rechecks(connection, policy, cursor, unstored_up_to)?;
-    if !restored.is_empty() {
-        return Ok(restored);
+    let mut gathered = rechecks(connection, policy, cursor, unstored_up_to)?;
+    if gathered.complaints.is_empty() {
+        gathered = fresh(connection, policy, cursor, unstored_up_to, None)?;
     }
-    let mut fresh = connection.prepare_cached(&format!(
-        "SELECT {FRESH_COLUMNS} FROM complaints WHERE id > ?1 ORDER BY id LIMIT ?2"
-    ))?;
-    let fresh: Vec<Fresh> = fresh
-        .query_map(params![cursor, policy.batch as i64], fresh_from_row)?
+    // The read ends before the comparisons: a reader starved at background
+    // priority while it compares would keep the WAL from being checkpointed.
+    read.commit()?;
+    Ok(compared(policy, gathered, HashMap::new()))
+}
+
+/// The read half of the batch after `in_flight`, read while that one's
+/// writer job waits for its commit: the new complaints after it, compared
+/// with its complaints from memory. `None` while complaints restored from
+/// spam wait up to it: they go first, from what is committed.
+fn candidates_after(
+    connection: &Connection,
+    policy: &ClusterPolicy,
+    in_flight: InFlight,
+) -> Result<Option<ClusterBatch>, StoreError> {
+    let read = connection.unchecked_transaction()?;
+    let waiting: bool = connection
+        .prepare_cached(RECHECKS_WAITING_SQL)?
+        .query_row(params![in_flight.last], |row| row.get(0))?;
+    if waiting {
+        return Ok(None);
+    }
+    let gathered = fresh(
+        connection,
+        policy,
+        in_flight.last,
+        in_flight.unstored_up_to,
+        Some(&in_flight),
+    )?;
+    read.commit()?;
+    Ok(Some(compared(policy, gathered, in_flight.known)))
+}
+
+const RECHECKS_WAITING_SQL: &str =
+    "SELECT EXISTS (SELECT 1 FROM cluster_rechecks WHERE complaint_id <= ?1)";
+
+/// The next new complaints after `after`, each with the earlier ones it is
+/// to be compared with; with the batch before them in memory when its
+/// writer job may not have committed yet.
+fn fresh(
+    connection: &Connection,
+    policy: &ClusterPolicy,
+    after: i64,
+    unstored_up_to: i64,
+    in_flight: Option<&InFlight>,
+) -> Result<Gathered, StoreError> {
+    let mut gathered = Gathered::new(after, unstored_up_to);
+    let fresh: Vec<Fresh> = connection
+        .prepare_cached(&format!(
+            "SELECT {FRESH_COLUMNS} FROM complaints WHERE id > ?1 ORDER BY id LIMIT ?2"
+        ))?
+        .query_map(params![after, policy.batch as i64], fresh_from_row)?
         .collect::<Result<_, _>>()?;
-    let mut list = Vec::with_capacity(fresh.len());
-    // The fingerprints this batch has at hand: each complaint's is read (or
-    // computed) once per batch, however many new ones it is compared with.
-    let mut known: HashMap<i64, Fingerprint> = HashMap::new();
-    for (index, new) in fresh.iter().enumerate() {
-        let fingerprint = Fingerprint::of(
-            &compared_text(&new.description, &new.answers),
-            policy.max_text_chars,
-        );
-        let (similar, computed) = if !new.left_out && !fingerprint.is_empty() {
-            let earlier = earlier(connection, policy, &fresh[..index], new, unstored_up_to)?;
-            compare(connection, policy, &fingerprint, &earlier, &mut known)?
+    let empty = HashMap::new();
+    let in_memory = in_flight.map_or(&empty, |in_flight| &in_flight.known);
+    // The comparable complaints after those the stored rows stand for:
+    // the batch in flight's, then this batch's so far.
+    let mut recent: Vec<Recent> = in_flight
+        .map(|in_flight| in_flight.recent.clone())
+        .unwrap_or_default();
+    let stored_up_to = in_flight.map_or(after, |in_flight| in_flight.after);
+    for complaint in fresh {
+        let around = if complaint.left_out {
+            Vec::new()
         } else {
-            (Vec::new(), Vec::new())
+            let new = Recent::of(&complaint);
+            let around = earlier(
+                connection,
+                policy,
+                &recent,
+                &new,
+                stored_up_to,
+                unstored_up_to,
+            )?;
+            recent.push(new);
+            around
         };
-        let fingerprint = (!new.left_out).then_some(fingerprint);
-        if let Some(fingerprint) = &fingerprint {
-            known.insert(new.id, fingerprint.clone());
-        }
-        list.push(Candidates {
-            complaint_id: new.id,
-            similar,
-            fingerprint,
-            computed,
-            safety: new.safety,
+        gathered.read_fingerprints(connection, &around, in_memory)?;
+        gathered.complaints.push(Read {
+            complaint,
             recheck: false,
+            around,
         });
     }
-    Ok(list)
+    Ok(gathered)
+}
+
+/// Compares each complaint gathered with the ones listed for it, after the
+/// read has ended; `known` holds the fingerprints of the batch in flight.
+fn compared(
+    policy: &ClusterPolicy,
+    gathered: Gathered,
+    mut known: HashMap<i64, Fingerprint>,
+) -> ClusterBatch {
+    let Gathered {
+        after,
+        unstored_up_to,
+        complaints,
+        mut stored,
+        mut words,
+    } = gathered;
+    let mut found = Vec::with_capacity(complaints.len());
+    let mut recent = Vec::new();
+    for Read {
+        complaint,
+        recheck,
+        around,
+    } in complaints
+    {
+        let mut candidates = Candidates {
+            complaint_id: complaint.id,
+            similar: Vec::new(),
+            fingerprint: None,
+            computed: Vec::new(),
+            safety: complaint.safety,
+            recheck,
+        };
+        if !complaint.left_out {
+            let fingerprint = Fingerprint::of(
+                &compared_text(&complaint.description, &complaint.answers),
+                policy.max_text_chars,
+            );
+            if !fingerprint.is_empty() {
+                let mut batch = Fingerprints {
+                    known: &mut known,
+                    stored: &mut stored,
+                    words: &mut words,
+                };
+                (candidates.similar, candidates.computed) =
+                    compare(policy, &fingerprint, &around, &mut batch);
+            }
+            known.insert(complaint.id, fingerprint.clone());
+            candidates.fingerprint = Some(fingerprint);
+            if !recheck {
+                recent.push(Recent::of(&complaint));
+            }
+        }
+        found.push(candidates);
+    }
+    ClusterBatch {
+        after,
+        unstored_up_to,
+        found,
+        recent,
+    }
+}
+
+/// The fingerprints a batch compares with: those at hand (the batch's own
+/// and those it used already), the stored ones read, and the words of
+/// those with none stored.
+struct Fingerprints<'a> {
+    known: &'a mut HashMap<i64, Fingerprint>,
+    stored: &'a mut HashMap<i64, Fingerprint>,
+    words: &'a mut HashMap<i64, String>,
 }
 
 /// What [`compare`] found: the similar complaints with their similarity,
@@ -247,34 +547,38 @@ type Compared = (Vec<(i64, f64)>, Vec<(i64, Fingerprint)>);
 
 /// Compares a fingerprint with each of `others`: the similar ones with
 /// their similarity, and the fingerprints computed from text because none
-/// was stored. `known` holds the batch's fingerprints, each read (or
-/// computed) once.
+/// was stored. Each one's fingerprint is taken (or computed) once per batch,
+/// however many new ones it is compared with.
 fn compare(
-    connection: &Connection,
     policy: &ClusterPolicy,
     fingerprint: &Fingerprint,
     others: &[i64],
-    known: &mut HashMap<i64, Fingerprint>,
-) -> Result<Compared, StoreError> {
+    batch: &mut Fingerprints<'_>,
+) -> Compared {
     let probe = fingerprint.probe();
     let mut similar = Vec::new();
     let mut computed = Vec::new();
     for &other in others {
-        let other_one = match known.entry(other) {
+        let other_one = match batch.known.entry(other) {
             Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(entry) => {
-                let (found, from_text) = stored_or_computed(connection, policy, other)?;
-                if from_text {
+                if let Some(stored) = batch.stored.remove(&other) {
+                    entry.insert(stored)
+                } else if let Some(words) = batch.words.remove(&other) {
+                    let found = Fingerprint::of(&words, policy.max_text_chars);
                     computed.push((other, found.clone()));
+                    entry.insert(found)
+                } else {
+                    // Gone between the lists and their reading.
+                    continue;
                 }
-                entry.insert(found)
             }
         };
         if let Some(value) = probe.similarity_at_least(other_one, policy.min_similarity) {
             similar.push((other, value));
         }
     }
-    Ok((similar, computed))
+    (similar, computed)
 }
 
 /// The complaints restored from spam that the sweep had passed, from
@@ -295,13 +599,12 @@ fn rechecks(
     policy: &ClusterPolicy,
     cursor: i64,
     unstored_up_to: i64,
-) -> Result<Vec<Candidates>, StoreError> {
+) -> Result<Gathered, StoreError> {
+    let mut gathered = Gathered::new(cursor, unstored_up_to);
     let ids: Vec<i64> = connection
         .prepare_cached(RECHECKS_SQL)?
         .query_map(params![cursor, policy.batch as i64], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
-    let mut list = Vec::with_capacity(ids.len());
-    let mut known: HashMap<i64, Fingerprint> = HashMap::new();
     for id in ids {
         let restored = connection
             .prepare_cached(&format!(
@@ -313,37 +616,34 @@ fn rechecks(
         let Some(restored) = restored else {
             continue;
         };
-        let mut found = Candidates {
-            complaint_id: id,
-            similar: Vec::new(),
-            fingerprint: None,
-            computed: Vec::new(),
-            safety: restored.safety,
-            recheck: true,
+        let around = if restored.left_out {
+            Vec::new()
+        } else {
+            let mut around = earlier(
+                connection,
+                policy,
+                &[],
+                &Recent::of(&restored),
+                id - 1,
+                unstored_up_to,
+            )?;
+            around.extend(later(
+                connection,
+                policy,
+                &restored,
+                cursor,
+                unstored_up_to,
+            )?);
+            around
         };
-        if !restored.left_out {
-            let fingerprint = Fingerprint::of(
-                &compared_text(&restored.description, &restored.answers),
-                policy.max_text_chars,
-            );
-            if !fingerprint.is_empty() {
-                let mut around = earlier(connection, policy, &[], &restored, unstored_up_to)?;
-                around.extend(later(
-                    connection,
-                    policy,
-                    &restored,
-                    cursor,
-                    unstored_up_to,
-                )?);
-                (found.similar, found.computed) =
-                    compare(connection, policy, &fingerprint, &around, &mut known)?;
-            }
-            known.insert(id, fingerprint.clone());
-            found.fingerprint = Some(fingerprint);
-        }
-        list.push(found);
+        gathered.read_fingerprints(connection, &around, &HashMap::new())?;
+        gathered.complaints.push(Read {
+            complaint: restored,
+            recheck: true,
+            around,
+        });
     }
-    Ok(list)
+    Ok(gathered)
 }
 
 /// The later complaints a restored one is compared with, oldest first: the
@@ -417,24 +717,28 @@ fn later(
 
 /// The earlier complaints a new one is compared with, most recent first:
 /// the last [`ClusterPolicy::max_candidates`] of its merchant and category
-/// within the window, neither deleted nor spam. They are this batch's
-/// earlier ones, then those with a stored row (from the covering index
-/// alone), then — only when those may not be the most recent — the ones
-/// the sweep passed before fingerprints were stored, from `complaints`.
+/// within the window, neither deleted nor spam. They are the comparable
+/// complaints in memory (this batch's earlier ones, and the batch in
+/// flight's), then those with a stored row up to `stored_up_to` (from the
+/// covering index alone), then — only when those may not be the most
+/// recent — the ones the sweep passed before fingerprints were stored,
+/// from `complaints`. The rows stand for the complaints up to
+/// `stored_up_to`, memory for those after it: a row written after it (a
+/// restore's) is the recheck queue's to compare.
 fn earlier(
     connection: &Connection,
     policy: &ClusterPolicy,
-    batch_before: &[Fresh],
-    new: &Fresh,
+    recent: &[Recent],
+    new: &Recent,
+    stored_up_to: i64,
     unstored_up_to: i64,
 ) -> Result<Vec<i64>, StoreError> {
     let since = new.created_at - policy.window_ms;
-    let mut ids: Vec<i64> = batch_before
+    let mut ids: Vec<i64> = recent
         .iter()
         .rev()
         .filter(|other| {
-            !other.left_out
-                && other.merchant_id == new.merchant_id
+            other.merchant_id == new.merchant_id
                 && other.category == new.category
                 && other.created_at >= since
         })
@@ -448,11 +752,17 @@ fn earlier(
     let mut stored: Vec<i64> = connection
         .prepare_cached(
             "SELECT complaint_id FROM cluster_fingerprints
-             WHERE merchant_id = ?1 AND category = ?2 AND complaint_id < ?3 AND created_at >= ?4
+             WHERE merchant_id = ?1 AND category = ?2 AND complaint_id <= ?3 AND created_at >= ?4
              ORDER BY complaint_id DESC LIMIT ?5",
         )?
         .query_map(
-            params![new.merchant_id, new.category, new.id, since, wanted as i64],
+            params![
+                new.merchant_id,
+                new.category,
+                stored_up_to,
+                since,
+                wanted as i64
+            ],
             |row| row.get(0),
         )?
         .collect::<Result<_, _>>()?;
@@ -463,16 +773,15 @@ fn earlier(
         let unstored = connection
             .prepare_cached(
                 "SELECT id FROM complaints
-                 WHERE merchant_id = ?1 AND category = ?2 AND id < ?3 AND id <= ?4
-                   AND created_at >= ?5 AND deleted_at IS NULL AND spam IS NULL
-                 ORDER BY id DESC LIMIT ?6",
+                 WHERE merchant_id = ?1 AND category = ?2 AND id <= ?3
+                   AND created_at >= ?4 AND deleted_at IS NULL AND spam IS NULL
+                 ORDER BY id DESC LIMIT ?5",
             )?
             .query_map(
                 params![
                     new.merchant_id,
                     new.category,
-                    new.id,
-                    unstored_up_to,
+                    unstored_up_to.min(stored_up_to),
                     since,
                     wanted as i64
                 ],
@@ -487,34 +796,6 @@ fn earlier(
     }
     ids.extend(stored);
     Ok(ids)
-}
-
-/// A complaint's fingerprint as stored, or computed from its text when
-/// there is none (`true`: to be stored by the writer job).
-fn stored_or_computed(
-    connection: &Connection,
-    policy: &ClusterPolicy,
-    complaint_id: i64,
-) -> Result<(Fingerprint, bool), StoreError> {
-    let stored: Option<Option<Vec<u8>>> = connection
-        .prepare_cached("SELECT shingles FROM cluster_fingerprints WHERE complaint_id = ?1")?
-        .query_row(params![complaint_id], |row| row.get(0))
-        .optional()?;
-    if let Some(fingerprint) = stored
-        .flatten()
-        .as_deref()
-        .and_then(Fingerprint::from_bytes)
-    {
-        return Ok((fingerprint, false));
-    }
-    let (description, answers): (String, String) = connection
-        .prepare_cached("SELECT description, answers FROM complaints WHERE id = ?1")?
-        .query_row(params![complaint_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    let fingerprint = Fingerprint::of(
-        &compared_text(&description, &answers),
-        policy.max_text_chars,
-    );
-    Ok((fingerprint, true))
 }
 
 fn cursor(connection: &Connection) -> Result<i64, StoreError> {
@@ -581,11 +862,24 @@ fn member(connection: &Connection, complaint_id: i64) -> Result<Option<Member>, 
 fn apply(
     connection: &Connection,
     policy: &ClusterPolicy,
-    found: &[Candidates],
+    batch: &ClusterBatch,
     now: i64,
 ) -> Result<ClusterSweep, StoreError> {
     let mut sweep = ClusterSweep::default();
     let start = cursor(connection)?;
+    // A batch read while the one before it waited for its commit compared
+    // its complaints with that one's from memory: without that commit (it
+    // failed, or never came), it applies nothing, and the next sweep reads
+    // on from the cursor.
+    if start < batch.after {
+        tracing::debug!(
+            cursor = start,
+            after = batch.after,
+            "a cluster batch read ahead of a commit that never came was dropped"
+        );
+        return Ok(sweep);
+    }
+    let found = &batch.found;
     // The first batch this build applies marks where stored fingerprints
     // begin (see `candidates`).
     connection
@@ -601,9 +895,17 @@ fn apply(
             )?
             .query_row(params![start], |row| row.get::<_, bool>(0))?;
     let mut last = None;
+    let mut memberships = Memberships::default();
     for candidates in found {
         if candidates.recheck {
-            recheck(connection, policy, candidates, now, &mut sweep)?;
+            recheck(
+                connection,
+                policy,
+                candidates,
+                now,
+                &mut sweep,
+                &mut memberships,
+            )?;
             continue;
         }
         // A sweep that lost a race with itself must not apply twice.
@@ -628,7 +930,7 @@ fn apply(
         if candidates.similar.is_empty() && !candidates.safety {
             continue;
         }
-        if let Some(alert) = place(connection, policy, candidates, now)? {
+        if let Some(alert) = place(connection, policy, candidates, now, &mut memberships)? {
             sweep.alerts.push(alert);
         }
     }
@@ -657,6 +959,7 @@ fn recheck(
     candidates: &Candidates,
     now: i64,
     sweep: &mut ClusterSweep,
+    memberships: &mut Memberships,
 ) -> Result<(), StoreError> {
     let id = candidates.complaint_id;
     // One read as deleted or spam leaves the queue only if it still is:
@@ -693,7 +996,7 @@ fn recheck(
     if member || (candidates.similar.is_empty() && !candidates.safety) {
         return Ok(());
     }
-    if let Some(alert) = place(connection, policy, candidates, now)? {
+    if let Some(alert) = place(connection, policy, candidates, now, memberships)? {
         sweep.alerts.push(alert);
     }
     Ok(())
@@ -705,6 +1008,7 @@ fn place(
     policy: &ClusterPolicy,
     candidates: &Candidates,
     now: i64,
+    memberships: &mut Memberships,
 ) -> Result<Option<(i64, AlertKind)>, StoreError> {
     let id = candidates.complaint_id;
     let Some(complaint) = member(connection, id)? else {
@@ -717,7 +1021,7 @@ fn place(
     // The active cluster of the most similar earlier complaint, if any.
     let mut by_similarity = candidates.similar.clone();
     by_similarity.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let clusters_of = clusters_of(connection, &by_similarity)?;
+    let clusters_of = memberships.clusters_of(connection, &by_similarity)?;
     let joined: Option<i64> = by_similarity.iter().find_map(|(other, _)| {
         clusters_of
             .get(other)
@@ -748,10 +1052,12 @@ fn place(
     // The complaint, then the similar ones that are in no cluster yet
     // (adding one changes no other's membership, so the clusters read above
     // still say which are taken).
-    add_member(connection, cluster_id, id, 1.0, now)?;
+    let added = add_member(connection, cluster_id, id, 1.0, now)?;
+    memberships.added(id, cluster_id, added);
     for (other, value) in &by_similarity {
         if !clusters_of.contains_key(other) {
-            add_member(connection, cluster_id, *other, *value, now)?;
+            let added = add_member(connection, cluster_id, *other, *value, now)?;
+            memberships.added(*other, cluster_id, added);
         }
     }
     let (size, alerted_size, safety, last_at): (i64, i64, bool, i64) = connection
@@ -802,10 +1108,82 @@ fn place(
 }
 
 /// The cluster a complaint belongs to, as [`place`] needs it.
+#[derive(Clone)]
 struct ClusterOf {
     id: i64,
     merchant_id: i64,
     last_at: i64,
+}
+
+/// The clusters of the complaints one writer job has looked at, kept for
+/// the length of the job: under a flood each new complaint is similar to
+/// dozens of the same earlier ones, whose clusters were read again for
+/// every one of them. Only the sweep writes clusters, and it does so in
+/// this job ([`Memberships::added`]), so what is kept stays true.
+#[derive(Default)]
+struct Memberships {
+    /// A complaint's cluster; `None`: in none.
+    of: HashMap<i64, Option<i64>>,
+    /// A cluster's facts, forgotten when a member is added (its `last_at`
+    /// may move).
+    clusters: HashMap<i64, ClusterOf>,
+}
+
+impl Memberships {
+    /// [`clusters_of`], reading only the complaints not looked at yet.
+    fn clusters_of(
+        &mut self,
+        connection: &Connection,
+        similar: &[(i64, f64)],
+    ) -> Result<HashMap<i64, ClusterOf>, StoreError> {
+        let unknown: Vec<(i64, f64)> = similar
+            .iter()
+            .filter(|(id, _)| !self.of.contains_key(id))
+            .copied()
+            .collect();
+        let found = clusters_of(connection, &unknown)?;
+        for (id, _) in &unknown {
+            self.of.insert(*id, found.get(id).map(|cluster| cluster.id));
+        }
+        for cluster in found.into_values() {
+            self.clusters.insert(cluster.id, cluster);
+        }
+        let mut clusters = HashMap::with_capacity(similar.len());
+        for (id, _) in similar {
+            let Some(Some(cluster_id)) = self.of.get(id).copied() else {
+                continue;
+            };
+            let cluster = match self.clusters.entry(cluster_id) {
+                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Vacant(entry) => entry.insert(
+                    connection
+                        .prepare_cached(
+                            "SELECT id, merchant_id, last_at FROM clusters WHERE id = ?1",
+                        )?
+                        .query_row(params![cluster_id], |row| {
+                            Ok(ClusterOf {
+                                id: row.get(0)?,
+                                merchant_id: row.get(1)?,
+                                last_at: row.get(2)?,
+                            })
+                        })?,
+                ),
+            };
+            clusters.insert(*id, cluster.clone());
+        }
+        Ok(clusters)
+    }
+
+    /// After [`add_member`]: the complaint is in the cluster if it was
+    /// added, and in one not known here if it was in one already.
+    fn added(&mut self, complaint_id: i64, cluster_id: i64, added: bool) {
+        if added {
+            self.of.insert(complaint_id, Some(cluster_id));
+        } else {
+            self.of.remove(&complaint_id);
+        }
+        self.clusters.remove(&cluster_id);
+    }
 }
 
 /// The clusters the given complaints are members of, in one statement: a
@@ -839,14 +1217,14 @@ fn clusters_of(
 }
 
 /// Adds a member, keeps the cluster's size and times, and writes the
-/// complaint's timeline event.
+/// complaint's timeline event; `false` if it was in a cluster already.
 fn add_member(
     connection: &Connection,
     cluster_id: i64,
     complaint_id: i64,
     similarity: f64,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let added = connection
         .prepare_cached(
             "INSERT OR IGNORE INTO cluster_members (cluster_id, complaint_id, similarity, added_at)
@@ -854,7 +1232,7 @@ fn add_member(
         )?
         .execute(params![cluster_id, complaint_id, similarity, now])?;
     if added == 0 {
-        return Ok(());
+        return Ok(false);
     }
     connection
         .prepare_cached(
@@ -871,7 +1249,7 @@ fn add_member(
              VALUES (?1, ?2, NULL, 'clustered', 0, NULL, ?3)",
         )?
         .execute(params![complaint_id, now, data.to_string()])?;
-    Ok(())
+    Ok(true)
 }
 
 /// Queues an email to every enabled owner of the merchant: the cluster's
@@ -1073,19 +1451,19 @@ pub struct ClusterComparer {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-struct ComparerJob {
-    policy: ClusterPolicy,
-    answer: oneshot::Sender<Result<Vec<Candidates>, StoreError>>,
-}
+/// A read half to run on the comparer's connection; it answers its caller.
+type ComparerJob = Box<dyn FnOnce(&Connection) + Send>;
 
 impl ClusterComparer {
-    /// [`Store::cluster_candidates`], on the comparer's thread.
-    pub async fn candidates(&self, policy: &ClusterPolicy) -> Result<Vec<Candidates>, StoreError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let (answer, answered) = oneshot::channel();
-        let job = ComparerJob {
-            policy: policy.clone(),
-            answer,
-        };
+        let job: ComparerJob = Box::new(move |connection| {
+            // A sweep that stopped waiting has nothing to be told.
+            let _ = answer.send(work(connection));
+        });
         self.jobs
             .as_ref()
             .ok_or(StoreError::Closed)?
@@ -1119,8 +1497,7 @@ impl Store {
             .spawn(move || {
                 priority::lower_this_thread();
                 for job in received {
-                    // A sweep that stopped waiting has nothing to be told.
-                    let _ = job.answer.send(candidates(&reader, &job.policy));
+                    job(&reader);
                 }
             })
             .map_err(|error| StoreError::Task(error.to_string()))?;
@@ -1130,32 +1507,65 @@ impl Store {
         })
     }
 
-    /// The first half of a cluster sweep, on a read connection: the new
-    /// complaints since the sweep's cursor and what each is similar to.
+    /// The first half of a cluster sweep, from what is committed: the
+    /// complaints restored from spam waiting to be rechecked, else the new
+    /// complaints since the sweep's cursor, and what each is similar to.
+    /// On `comparer`'s thread if there is one, else on the read pool.
     pub async fn cluster_candidates(
         &self,
+        comparer: Option<&ClusterComparer>,
         policy: &ClusterPolicy,
-    ) -> Result<Vec<Candidates>, StoreError> {
+    ) -> Result<ClusterBatch, StoreError> {
         let policy = policy.clone();
-        self.read(move |connection| candidates(connection, &policy))
+        self.read_half(comparer, move |connection| candidates(connection, &policy))
             .await
     }
 
+    /// The first half for the batch after `in_flight`, while that one's
+    /// writer job waits for its commit: the new complaints after it,
+    /// compared with its own from memory. `None` when complaints restored
+    /// from spam wait to be rechecked: read them with
+    /// [`Store::cluster_candidates`] once `in_flight` is applied.
+    pub async fn cluster_candidates_after(
+        &self,
+        comparer: Option<&ClusterComparer>,
+        policy: &ClusterPolicy,
+        in_flight: InFlight,
+    ) -> Result<Option<ClusterBatch>, StoreError> {
+        let policy = policy.clone();
+        self.read_half(comparer, move |connection| {
+            candidates_after(connection, &policy, in_flight)
+        })
+        .await
+    }
+
+    async fn read_half<T: Send + 'static>(
+        &self,
+        comparer: Option<&ClusterComparer>,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match comparer {
+            Some(comparer) => comparer.run(work).await,
+            None => self.read(work).await,
+        }
+    }
+
     /// The second half, in one writer job: clusters joined or created,
-    /// timeline events, alerts queued, the cursor moved past them.
+    /// timeline events, alerts queued, the cursor moved past them. A batch
+    /// read after one in flight applies nothing unless that one committed.
     pub async fn apply_clusters(
         &self,
         policy: &ClusterPolicy,
-        found: Vec<Candidates>,
+        batch: ClusterBatch,
         now: i64,
     ) -> Result<ClusterSweep, StoreError> {
-        if found.is_empty() {
+        if batch.found.is_empty() {
             return Ok(ClusterSweep::default());
         }
         let policy = policy.clone();
         self.inner
             .writer
-            .run(move |connection| apply(connection, &policy, &found, now))
+            .run(move |connection| apply(connection, &policy, &batch, now))
             .await
     }
 
@@ -1198,20 +1608,58 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod fixtures {
+    //! What the sweep's tests and the spam folder's share: a dairy with
+    //! its owner, complaints about sour milk that are alike, and a sweep.
+
+    use super::ClusterSweep;
+    use crate::domain::clusters::ClusterPolicy;
     use crate::notify::sweeps::sweep_clusters;
     use crate::store::inbox_fixtures::{START, complaint, record, site};
-    use crate::store::test_support::temp_store;
+    use crate::store::routing_fixtures::staff;
+    use crate::store::test_support::{TempStore, temp_store};
+    use crate::store::{Role, Store};
 
-    const HOUR: i64 = 3_600_000;
-    const MILK: [&str; 4] = [
+    pub const HOUR: i64 = 3_600_000;
+    /// Four complaints alike: any three are a cluster to alert.
+    pub const MILK: [&str; 4] = [
         "The milk tasted sour and my child got a stomach ache",
         "Sour milk! My child had a stomach ache after drinking it",
         "The milk was sour and my child had a stomach ache",
         "Sour milk again, and a stomach ache for my child",
     ];
-    const PARCEL: &str = "The delivery driver was rude and left the parcel in the rain";
+    /// Like none of them.
+    pub const PARCEL: &str = "The delivery driver was rude and left the parcel in the rain";
+
+    /// A store with the merchant "Dairy", its site and its owner, who
+    /// hears of its clusters: (store, merchant, site, owner).
+    pub async fn dairy() -> (TempStore, i64, i64, i64) {
+        let temp = temp_store();
+        let (merchant, site_id) = site(&temp.store, "Dairy", "dairy").await;
+        let owner = staff(&temp.store, merchant, "owner@dairy.example", Role::Owner).await;
+        (temp, merchant, site_id, owner)
+    }
+
+    /// Records `text` on the site at `START + hours`; its reference.
+    pub async fn complain_at(store: &Store, site_id: i64, hours: i64, text: &str) -> String {
+        record(store, complaint(site_id, START + hours * HOUR, text)).await
+    }
+
+    /// A sweep at `START + hours`, by the default policy.
+    pub async fn sweep(store: &Store, hours: i64) -> ClusterSweep {
+        sweep_clusters(store, &ClusterPolicy::default(), START + hours * HOUR)
+            .await
+            .unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{HOUR, MILK, PARCEL, complain_at, dairy, sweep};
+    use super::*;
+    use crate::notify::sweeps::sweep_clusters;
+    use crate::store::inbox_fixtures::{START, complaint, record, site};
+    use crate::store::test_support::temp_store;
 
     /// Runs `work` as a writer job: what the tests read and change by hand.
     async fn sql<T: Send + 'static>(
@@ -1238,32 +1686,31 @@ mod tests {
         .await
     }
 
-    /// The complaint's row in `cluster_fingerprints` (`None`: no row) and
-    /// its stored shingles.
-    async fn stored(store: &Store, id: i64) -> Option<Option<Vec<u8>>> {
+    /// The first column of the row `query` finds for `key`; `None` without
+    /// a row.
+    async fn value<T: rusqlite::types::FromSql + Send + 'static>(
+        store: &Store,
+        query: &'static str,
+        key: impl rusqlite::ToSql + Send + 'static,
+    ) -> Option<T> {
         sql(store, move |connection| {
             connection
-                .query_row(
-                    "SELECT shingles FROM cluster_fingerprints WHERE complaint_id = ?1",
-                    [id],
-                    |row| row.get(0),
-                )
+                .query_row(query, [key], |row| row.get(0))
                 .optional()
         })
         .await
     }
 
+    /// The complaint's row in `cluster_fingerprints` (`None`: no row) and
+    /// its stored shingles.
+    async fn stored(store: &Store, id: i64) -> Option<Option<Vec<u8>>> {
+        let query = "SELECT shingles FROM cluster_fingerprints WHERE complaint_id = ?1";
+        value(store, query, id).await
+    }
+
     async fn cluster_of(store: &Store, id: i64) -> Option<i64> {
-        sql(store, move |connection| {
-            connection
-                .query_row(
-                    "SELECT cluster_id FROM cluster_members WHERE complaint_id = ?1",
-                    [id],
-                    |row| row.get(0),
-                )
-                .optional()
-        })
-        .await
+        let query = "SELECT cluster_id FROM cluster_members WHERE complaint_id = ?1";
+        value(store, query, id).await
     }
 
     fn bytes(text: &str) -> Vec<u8> {
@@ -1272,21 +1719,13 @@ mod tests {
 
     /// Records `text` at `START + hours`; its id.
     async fn complain(store: &Store, site_id: i64, hours: i64, text: &str) -> i64 {
-        let reference = record(store, complaint(site_id, START + hours * HOUR, text)).await;
-        id_of(store, &reference).await
-    }
-
-    async fn sweep(store: &Store, hours: i64) -> ClusterSweep {
-        sweep_clusters(store, &ClusterPolicy::default(), START + hours * HOUR)
-            .await
-            .unwrap()
+        id_of(store, &complain_at(store, site_id, hours, text).await).await
     }
 
     #[tokio::test]
     async fn each_complaint_is_fingerprinted_once_and_compared_by_what_is_stored() {
-        let temp = temp_store();
+        let (temp, _, site_id, _) = dairy().await;
         let store = &temp.store;
-        let (_, site_id) = site(store, "Dairy", "dairy").await;
         let first = complain(store, site_id, 0, MILK[0]).await;
         let second = complain(store, site_id, 1, MILK[1]).await;
         assert_eq!(sweep(store, 2).await.examined, 2);
@@ -1326,9 +1765,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_complaint_without_a_stored_fingerprint_is_fingerprinted_from_its_words() {
-        let temp = temp_store();
+        let (temp, _, site_id, _) = dairy().await;
         let store = &temp.store;
-        let (_, site_id) = site(store, "Dairy", "dairy").await;
         // Complaints the sweep passed before fingerprints were stored (as
         // a store from before migration 0017 has them): no rows, and no
         // mark of where stored fingerprints begin.
@@ -1375,9 +1813,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_most_recent_are_compared_whether_stored_or_from_before() {
-        let temp = temp_store();
+        let (temp, _, site_id, _) = dairy().await;
         let store = &temp.store;
-        let (_, site_id) = site(store, "Dairy", "dairy").await;
         let in_category = |category: &str, hours: i64, text: &str| {
             let mut new = complaint(site_id, START + hours * HOUR, text);
             new.category = category.to_owned();
@@ -1476,19 +1913,21 @@ mod tests {
 
     #[tokio::test]
     async fn the_comparer_thread_finds_what_the_read_pool_finds_at_background_priority() {
-        let temp = temp_store();
+        let (temp, _, site_id, _) = dairy().await;
         let store = &temp.store;
-        let (_, site_id) = site(store, "Dairy", "dairy").await;
         for (hours, text) in [(0, MILK[0]), (1, PARCEL), (1, MILK[1]), (2, MILK[2])] {
             complain(store, site_id, hours, text).await;
         }
         let policy = ClusterPolicy::default();
         let comparer = store.cluster_comparer().await.unwrap();
-        let on_thread = comparer.candidates(&policy).await.unwrap();
-        let on_pool = store.cluster_candidates(&policy).await.unwrap();
+        let on_thread = store
+            .cluster_candidates(Some(&comparer), &policy)
+            .await
+            .unwrap();
+        let on_pool = store.cluster_candidates(None, &policy).await.unwrap();
         assert_eq!(on_thread, on_pool);
-        assert_eq!(on_thread.len(), 4);
-        assert_eq!(on_thread[3].similar.len(), 2, "{on_thread:?}");
+        assert_eq!(on_thread.found.len(), 4);
+        assert_eq!(on_thread.found[3].similar.len(), 2, "{on_thread:?}");
         // Its thread has lowered its priority (other tests' comparers may
         // be starting at the same moment: each gets there).
         #[cfg(target_os = "linux")]
@@ -1517,9 +1956,8 @@ mod tests {
 
     #[tokio::test]
     async fn erasing_a_complaints_words_erases_its_fingerprint() {
-        let temp = temp_store();
+        let (temp, merchant, site_id, _) = dairy().await;
         let store = &temp.store;
-        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
         let deleted = complaint(site_id, START, MILK[0]);
         let token = deleted.token_hash;
         let deleted = id_of(store, &record(store, deleted).await).await;
@@ -1608,5 +2046,223 @@ mod tests {
                  (merchant_id=? AND category=? AND complaint_id>? AND complaint_id<?)"
             ]
         );
+    }
+
+    /// The sweep's cursor: the last complaint a committed batch passed.
+    async fn cursor_of(store: &Store) -> i64 {
+        let query = "SELECT value FROM sweep_cursors WHERE name = ?1";
+        value(store, query, "clusters").await.unwrap_or(0)
+    }
+
+    /// A cluster's size, its member rows and its members' `clustered`
+    /// events: equal when no member was counted twice.
+    async fn counted(store: &Store, cluster: i64) -> (i64, i64, i64) {
+        sql(store, move |connection| {
+            connection.query_row(
+                "SELECT size,
+                    (SELECT count(*) FROM cluster_members WHERE cluster_id = ?1),
+                    (SELECT count(*) FROM complaint_events
+                     WHERE kind = 'clustered' AND data ->> 'cluster_id' = ?1)
+                 FROM clusters WHERE id = ?1",
+                [cluster],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_batch_read_ahead_applies_only_on_top_of_the_one_before_and_a_restart_resumes() {
+        let (temp, _, site_id, _) = dairy().await;
+        let store = &temp.store;
+        let mut ids = Vec::new();
+        for (hours, text) in [
+            (0, MILK[0]),
+            (0, PARCEL),
+            (1, MILK[1]),
+            (1, MILK[2]),
+            (2, MILK[3]),
+            (2, PARCEL),
+        ] {
+            ids.push(complain(store, site_id, hours, text).await);
+        }
+        let policy = ClusterPolicy {
+            batch: 2,
+            ..ClusterPolicy::default()
+        };
+        let first = store.cluster_candidates(None, &policy).await.unwrap();
+        let in_flight = first.in_flight().expect("a batch of new complaints");
+        let second = store
+            .cluster_candidates_after(None, &policy, in_flight)
+            .await
+            .unwrap()
+            .expect("no recheck waits");
+        // Read before the first batch's writer job: its milk is compared
+        // from memory, nothing of it being stored yet.
+        let read: Vec<i64> = second
+            .found
+            .iter()
+            .map(|found| found.complaint_id)
+            .collect();
+        assert_eq!(read, ids[2..4]);
+        assert_eq!(stored(store, ids[0]).await, None);
+        let similar = |index: usize| -> Vec<i64> {
+            second.found[index]
+                .similar
+                .iter()
+                .map(|(other, _)| *other)
+                .collect()
+        };
+        assert_eq!(similar(0), [ids[0]], "{second:?}");
+        assert_eq!(similar(1), [ids[2], ids[0]], "{second:?}");
+
+        // The first batch's writer job never commits (it failed, or the
+        // process died): the second, read ahead of it, applies nothing.
+        let dropped = store
+            .apply_clusters(&policy, second.clone(), START + 3 * HOUR)
+            .await
+            .unwrap();
+        assert_eq!(dropped, ClusterSweep::default());
+        assert_eq!(cursor_of(store).await, 0);
+        assert_eq!(cluster_of(store, ids[2]).await, None);
+        assert_eq!(stored(store, ids[2]).await, None);
+
+        // On top of the first, it applies: the third alike alerts.
+        let applied = store
+            .apply_clusters(&policy, first, START + 3 * HOUR)
+            .await
+            .unwrap();
+        assert_eq!((applied.examined, applied.alerts.len()), (2, 0));
+        let third = store
+            .cluster_candidates_after(None, &policy, second.in_flight().unwrap())
+            .await
+            .unwrap()
+            .expect("no recheck waits");
+        let applied = store
+            .apply_clusters(&policy, second, START + 3 * HOUR)
+            .await
+            .unwrap();
+        assert_eq!((applied.examined, applied.alerts.len()), (2, 1));
+        assert_eq!(cursor_of(store).await, ids[3]);
+
+        // The process dies while the third's writer job waits: a batch is
+        // done only once committed, so the next start reads it again.
+        drop(third);
+        store.shutdown().await;
+        let store = Store::open(&temp.directory.path().join("heard.sqlite3"), 64, 1024).unwrap();
+        let store = &store;
+        let swept = sweep_clusters(store, &policy, START + 4 * HOUR)
+            .await
+            .unwrap();
+        assert_eq!((swept.examined, swept.alerts.len()), (2, 0), "{swept:?}");
+        assert_eq!(cursor_of(store).await, ids[5]);
+        // Nothing skipped, nothing counted twice.
+        let milk = cluster_of(store, ids[0]).await.unwrap();
+        for id in [ids[2], ids[3], ids[4]] {
+            assert_eq!(cluster_of(store, id).await, Some(milk), "{id}");
+        }
+        assert_eq!(counted(store, milk).await, (4, 4, 4));
+        let parcel = cluster_of(store, ids[1]).await.unwrap();
+        assert_eq!(cluster_of(store, ids[5]).await, Some(parcel));
+        assert_eq!(counted(store, parcel).await, (2, 2, 2));
+        for id in ids {
+            assert!(matches!(stored(store, id).await, Some(Some(_))), "{id}");
+        }
+        store.shutdown().await;
+    }
+
+    /// Every complaint's cluster, named by its first member, and the
+    /// alerts by the same names: two stores given the same complaints
+    /// compare equal when they clustered and alerted alike.
+    async fn clustering(
+        store: &Store,
+        ids: &[i64],
+        alerts: &[(i64, AlertKind)],
+    ) -> (Vec<Option<i64>>, Vec<(i64, AlertKind)>) {
+        let mut first_member = HashMap::new();
+        let mut named = Vec::new();
+        for &id in ids {
+            let cluster = cluster_of(store, id).await;
+            named.push(cluster.map(|cluster| *first_member.entry(cluster).or_insert(id)));
+        }
+        let alerts = alerts
+            .iter()
+            .map(|(cluster, kind)| (first_member[cluster], *kind))
+            .collect();
+        (named, alerts)
+    }
+
+    #[tokio::test]
+    async fn batches_read_ahead_of_their_predecessors_commit_cluster_as_one_batch_does() {
+        let rude = "The rude delivery driver left the parcel out in the rain";
+        // (merchant, hours, text, suspected spam)
+        let stream = [
+            ("Dairy", 0, MILK[0], false),
+            ("Dairy", 0, PARCEL, false),
+            ("Other", 1, MILK[1], false),
+            ("Dairy", 1, MILK[1], false),
+            ("Dairy", 2, MILK[3], true),
+            ("Dairy", 2, MILK[2], false),
+            ("Dairy", 2, rude, false),
+            ("Other", 3, MILK[2], false),
+            ("Dairy", 3, MILK[3], false),
+            ("Dairy", 40, MILK[2], false),
+            ("Dairy", 60, MILK[0], false),
+            ("Dairy", 61, MILK[1], false),
+        ];
+        let mut outcomes = Vec::new();
+        for batch in [100, 1, 2, 3] {
+            let temp = temp_store();
+            let store = &temp.store;
+            let dairy = site(store, "Dairy", "dairy").await.1;
+            let other = site(store, "Other", "other").await.1;
+            let mut ids = Vec::new();
+            for (merchant, hours, text, spam) in stream {
+                let site_id = if merchant == "Dairy" { dairy } else { other };
+                let mut new = complaint(site_id, START + hours * HOUR, text);
+                if spam {
+                    new.spam = Some(crate::store::SpamReason::TooFast);
+                }
+                ids.push(id_of(store, &record(store, new).await).await);
+            }
+            let policy = ClusterPolicy {
+                batch,
+                ..ClusterPolicy::default()
+            };
+            let swept = sweep_clusters(store, &policy, START + 62 * HOUR)
+                .await
+                .unwrap();
+            assert_eq!(swept.examined, stream.len(), "batches of {batch}");
+            outcomes.push((batch, clustering(store, &ids, &swept.alerts).await, ids));
+        }
+        // In one batch: the dairy's milk (not the suspected one) and its
+        // parcels, the other merchant's milk apart. The milk cluster lives
+        // on: its complaint at 40 hours moved its last one, so those at 60
+        // and 61 hours, more than the window after the first, join it too
+        // (the writer job keeps the clusters it has looked at: a kept
+        // cluster's times must move with it), and it has doubled.
+        let (_, (clusters, alerts), ids) = &outcomes[0];
+        let expected = [
+            Some(ids[0]),
+            Some(ids[1]),
+            Some(ids[2]),
+            Some(ids[0]),
+            None,
+            Some(ids[0]),
+            Some(ids[1]),
+            Some(ids[2]),
+            Some(ids[0]),
+            Some(ids[0]),
+            Some(ids[0]),
+            Some(ids[0]),
+        ];
+        assert_eq!(clusters, &expected);
+        assert_eq!(
+            alerts,
+            &[(ids[0], AlertKind::Detected), (ids[0], AlertKind::Grew)]
+        );
+        for (batch, outcome, _) in &outcomes[1..] {
+            assert_eq!(outcome, &outcomes[0].1, "batches of {batch}");
+        }
     }
 }

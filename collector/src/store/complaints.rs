@@ -389,6 +389,53 @@ fn replay(
     }))
 }
 
+/// The insert of a new complaint, over `?1`…`?28` in [`insert`]'s order,
+/// with its inbox columns written from them (see [`insert`]). Public so
+/// that the bench's raw SQLite loop writes the same rows the same way.
+pub const INSERT_COMPLAINT: &str = "INSERT INTO complaints (
+        site_id, reference, token_hash, status, category, category_label,
+        value_orientation, urgent, description, remedy, outcomes, severity, mood,
+        language, page_url, user_agent, answers, contact_name, contact_email,
+        contact_phone, created_at, kind, callback_window, identity, identity_verified,
+        spam, team_id, assignee_user_id, escalated_at,
+        merchant_id, priority, first_response_due_at, resolution_due_at, updated_at)
+     VALUES (?1, ?2, ?3, 'received', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+             ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25,
+             ?26, ?27, ?28,
+             (SELECT merchant_id FROM sites WHERE id = ?1),
+             (CASE WHEN ?7 THEN 1000 ELSE 0 END)
+                + (CASE ?11 WHEN 'serious' THEN 300 WHEN 'cost_me' THEN 200
+                       WHEN 'inconvenience' THEN 100 ELSE 0 END)
+                + (CASE ?12 WHEN 'furious' THEN 40 WHEN 'upset' THEN 30
+                       WHEN 'annoyed' THEN 20 WHEN 'calm' THEN 10 ELSE 0 END),
+             ?20 + 3600000 * coalesce(
+                (SELECT first_response_hours FROM site_response_targets
+                 WHERE site_id = ?1 AND class = (CASE
+                     WHEN ?7 THEN 'urgent'
+                     WHEN ?11 IN ('serious', 'cost_me', 'inconvenience') THEN ?11
+                     ELSE 'unrated' END)),
+                CASE
+                    WHEN ?7 THEN 1
+                    WHEN ?11 = 'serious' THEN 4
+                    WHEN ?11 = 'cost_me' THEN 24
+                    ELSE 48 END),
+             ?20 + 3600000 * coalesce(
+                (SELECT resolution_hours FROM site_response_targets
+                 WHERE site_id = ?1 AND class = (CASE
+                     WHEN ?7 THEN 'urgent'
+                     WHEN ?11 IN ('serious', 'cost_me', 'inconvenience') THEN ?11
+                     ELSE 'unrated' END)),
+                CASE
+                    WHEN ?7 THEN 24
+                    WHEN ?11 = 'serious' THEN 72
+                    ELSE 168 END),
+             ?20)";
+
+/// Inserts the complaint with its inbox columns: merchant, priority, due
+/// dates (from the site's targets, else the defaults). The expressions are
+/// those of the `complaints_inbox_derive` trigger (migration 0020), which
+/// derives them for an insert that leaves them out; written here, they
+/// cost no second write of the row and its index entries.
 fn insert(
     connection: &Connection,
     complaint: &NewComplaint,
@@ -399,17 +446,7 @@ fn insert(
         value.map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))
     };
     connection
-        .prepare_cached(
-            "INSERT INTO complaints (
-                site_id, reference, token_hash, status, category, category_label,
-                value_orientation, urgent, description, remedy, outcomes, severity, mood,
-                language, page_url, user_agent, answers, contact_name, contact_email,
-                contact_phone, created_at, kind, callback_window, identity, identity_verified,
-                spam, team_id, assignee_user_id, escalated_at)
-             VALUES (?1, ?2, ?3, 'received', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
-                     ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25,
-                     ?26, ?27, ?28)",
-        )?
+        .prepare_cached(INSERT_COMPLAINT)?
         .execute(params![
             complaint.site_id,
             reference,
@@ -725,5 +762,94 @@ pub(super) mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    /// Intake's insert writes the inbox columns as the trigger that derives
+    /// them for any other insert does: for every urgency, severity and mood,
+    /// on a site with its own targets for some classes (the defaults for the
+    /// rest) and on a site with none.
+    #[test]
+    fn intake_writes_the_inbox_columns_the_trigger_would_derive() {
+        let directory = tempfile::tempdir().unwrap();
+        let mut connection = Connection::open(directory.path().join("c.sqlite3")).unwrap();
+        crate::store::migrations::apply(&mut connection).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO merchants (id, name, created_at) VALUES (7, 'm', 0);
+                 INSERT INTO sites (id, merchant_id, site_key, name, allowed_origins, config,
+                                    created_at, updated_at)
+                 VALUES (3, 7, 's', 'Shop', '[]', '{}', 0, 0),
+                        (4, 7, 't', 'Other shop', '[]', '{}', 0, 0);
+                 INSERT INTO site_response_targets VALUES (3, 'urgent', 2, 5);
+                 INSERT INTO site_response_targets VALUES (3, 'cost_me', 3, 30);
+                 INSERT INTO site_response_targets VALUES (3, 'unrated', 6, 60);",
+            )
+            .unwrap();
+        let columns = |id: i64| -> Vec<Option<i64>> {
+            connection
+                .query_row(
+                    "SELECT merchant_id, priority, first_response_due_at, resolution_due_at,
+                            updated_at,
+                            (SELECT count(*) FROM complaint_events
+                             WHERE complaint_id = ?1 AND kind = 'received')
+                     FROM complaints WHERE id = ?1",
+                    [id],
+                    |row| (0..6).map(|column| row.get(column)).collect(),
+                )
+                .unwrap()
+        };
+        let severities = Severity::ALL.map(Some).into_iter().chain([None]);
+        let mut checked = 0;
+        for (number, (site, urgent, severity, mood)) in [3, 4]
+            .into_iter()
+            .flat_map(|site| [false, true].map(move |urgent| (site, urgent)))
+            .flat_map(|(site, urgent)| {
+                severities
+                    .clone()
+                    .map(move |severity| (site, urgent, severity))
+            })
+            .flat_map(|(site, urgent, severity)| {
+                Mood::ALL
+                    .map(Some)
+                    .into_iter()
+                    .chain([None])
+                    .map(move |mood| (site, urgent, severity, mood))
+            })
+            .enumerate()
+        {
+            let new = NewComplaint {
+                urgent,
+                severity,
+                mood,
+                created_at: 1_700_000_000_000 + number as i64,
+                ..complaint(site, number as u8)
+            };
+            let by_intake = insert(&connection, &new, &format!("HRD-A{number}"), None).unwrap();
+            connection
+                .execute(
+                    "INSERT INTO complaints (site_id, reference, token_hash, category,
+                         category_label, urgent, description, outcomes, severity, mood,
+                         language, answers, created_at)
+                     SELECT site_id, 'HRD-B' || ?2, randomblob(32), category, category_label,
+                         urgent, description, outcomes, severity, mood, language, answers,
+                         created_at
+                     FROM complaints WHERE id = ?1",
+                    params![by_intake, number],
+                )
+                .unwrap();
+            let by_trigger = connection.last_insert_rowid();
+            let derived = columns(by_trigger);
+            assert!(
+                derived.iter().all(Option::is_some),
+                "the trigger derived every column: {derived:?}"
+            );
+            assert_eq!(
+                columns(by_intake),
+                derived,
+                "site {site}, urgent {urgent}, severity {severity:?}, mood {mood:?}"
+            );
+            checked += 1;
+        }
+        assert_eq!(checked, 2 * 2 * 4 * 5);
     }
 }

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::StoreError;
 
 /// How long a connection waits for a lock before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The one read-write connection, owned by the writer thread.
 pub(super) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
@@ -28,6 +28,10 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     // Deleted text is overwritten, not left in free pages: a shopper's
     // deletion must really remove their words from the file.
     connection.pragma_update(None, "secure_delete", "ON")?;
+    // Once the WAL restarts from its start, a file grown past the writer's
+    // bound during a flood is cut back to it (`writer.rs`, "The WAL's
+    // bound").
+    connection.pragma_update(None, "journal_size_limit", super::writer::WAL_LIMIT)?;
     Ok(connection)
 }
 

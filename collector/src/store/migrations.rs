@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0017_cluster_fingerprints.sql"),
     include_str!("migrations/0018_inbox_spam_index.sql"),
     include_str!("migrations/0019_assignee_load_spam.sql"),
+    include_str!("migrations/0020_inbox_columns_at_insert.sql"),
 ];
 
 /// Applies the migrations this database has not seen yet, each in its own transaction.

@@ -47,10 +47,12 @@ use tokio::sync::Notify;
 pub use attachments::NewAttachment;
 pub use audit::{AuditEntry, AuditNote};
 pub use clusters::{
-    Candidates, ClusterComparer, ClusterDetail, ClusterMember, ClusterSummary, ClusterSweep,
+    Candidates, ClusterBatch, ClusterComparer, ClusterDetail, ClusterMember, ClusterSummary,
+    ClusterSweep, InFlight,
 };
 pub use complaints::{
-    ComplaintRecord, IdempotencyRecord, NewComplaint, PublicEvent, Recorded, SpamReason, SpentProof,
+    ComplaintRecord, INSERT_COMPLAINT, IdempotencyRecord, NewComplaint, PublicEvent, Recorded,
+    SpamReason, SpentProof,
 };
 pub use digest::{DigestFigures, Satisfaction, TopCluster};
 pub use escalation::Escalation;

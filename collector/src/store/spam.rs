@@ -348,10 +348,11 @@ mod tests {
     use super::*;
     use crate::domain::clusters::{AlertKind, ClusterPolicy};
     use crate::notify::sweeps::sweep_clusters;
+    use crate::store::Role;
+    use crate::store::clusters::fixtures::{HOUR, MILK, complain_at, dairy, sweep};
     use crate::store::inbox_fixtures::{START, complaint, record, site};
     use crate::store::routing_fixtures::staff;
     use crate::store::test_support::temp_store;
-    use crate::store::{ClusterSweep, Role};
 
     fn link() -> FreshLink {
         FreshLink {
@@ -413,20 +414,6 @@ mod tests {
         );
     }
 
-    const HOUR: i64 = 3_600_000;
-    const MILK: [&str; 4] = [
-        "The milk tasted sour and my child got a stomach ache",
-        "Sour milk! My child had a stomach ache after drinking it",
-        "The milk was sour and my child had a stomach ache",
-        "Sour milk again, and a stomach ache for my child",
-    ];
-
-    async fn sweep(store: &Store, hours: i64) -> ClusterSweep {
-        sweep_clusters(store, &ClusterPolicy::default(), START + hours * HOUR)
-            .await
-            .unwrap()
-    }
-
     async fn cluster_of(store: &Store, reference: &str) -> Option<i64> {
         let reference = reference.to_owned();
         store
@@ -480,12 +467,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_complaint_restored_after_the_sweep_passed_it_joins_its_cluster() {
-        let temp = temp_store();
+        let (temp, merchant, site_id, owner) = dairy().await;
         let store = &temp.store;
-        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
-        let owner = staff(store, merchant, "owner@dairy.example", Role::Owner).await;
-        let first = record(store, complaint(site_id, START, MILK[0])).await;
-        record(store, complaint(site_id, START + HOUR, MILK[1])).await;
+        let first = complain_at(store, site_id, 0, MILK[0]).await;
+        complain_at(store, site_id, 1, MILK[1]).await;
         sweep(store, 1).await;
         let cluster = cluster_of(store, &first).await;
         assert!(cluster.is_some(), "the first two are a cluster");
@@ -509,10 +494,8 @@ mod tests {
     #[tokio::test]
     async fn a_restored_complaint_that_brings_later_ones_to_the_threshold_alerts_and_new_ones_follow()
      {
-        let temp = temp_store();
+        let (temp, merchant, site_id, owner) = dairy().await;
         let store = &temp.store;
-        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
-        let owner = staff(store, merchant, "owner@dairy.example", Role::Owner).await;
         // The suspected one is the earliest: the two after it found no row
         // to compare with, and are a cluster of two, below the threshold.
         let suspected = suspected(store, site_id, 0, MILK[0]).await;
@@ -574,12 +557,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_recheck_of_a_complaint_deleted_or_spam_again_is_dropped_without_joining() {
-        let temp = temp_store();
+        let (temp, merchant, site_id, owner) = dairy().await;
         let store = &temp.store;
-        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
-        let owner = staff(store, merchant, "owner@dairy.example", Role::Owner).await;
-        let first = record(store, complaint(site_id, START, MILK[0])).await;
-        record(store, complaint(site_id, START + HOUR, MILK[1])).await;
+        let first = complain_at(store, site_id, 0, MILK[0]).await;
+        complain_at(store, site_id, 1, MILK[1]).await;
         let again_spam = suspected(store, site_id, 2, MILK[2]).await;
         let mut deleted = complaint(site_id, START + 2 * HOUR, MILK[3]);
         deleted.spam = Some(SpamReason::Honeypot);
@@ -602,9 +583,10 @@ mod tests {
         );
         // Read as restored, marked as spam again before the writer job.
         let policy = ClusterPolicy::default();
-        let found = store.cluster_candidates(&policy).await.unwrap();
+        let batch = store.cluster_candidates(None, &policy).await.unwrap();
+        let found = &batch.found;
         assert_eq!(found.len(), 3);
-        assert!(found.iter().all(|found| found.recheck));
+        assert!(batch.rechecks() && found.iter().all(|found| found.recheck));
         let raced_found = found.iter().find(|found| found.fingerprint.is_some());
         assert!(
             raced_found.is_some_and(|found| !found.similar.is_empty()),
@@ -612,7 +594,7 @@ mod tests {
         );
         marked(store, merchant, owner, &raced, 5).await;
         let swept = store
-            .apply_clusters(&policy, found, START + 5 * HOUR)
+            .apply_clusters(&policy, batch, START + 5 * HOUR)
             .await
             .unwrap();
         assert_eq!((swept.rechecked, swept.examined), (3, 0));
@@ -626,23 +608,21 @@ mod tests {
 
     #[tokio::test]
     async fn a_recheck_read_as_spam_and_restored_again_before_the_writer_job_stays_queued() {
-        let temp = temp_store();
+        let (temp, merchant, site_id, owner) = dairy().await;
         let store = &temp.store;
-        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
-        let owner = staff(store, merchant, "owner@dairy.example", Role::Owner).await;
-        let first = record(store, complaint(site_id, START, MILK[0])).await;
-        record(store, complaint(site_id, START + HOUR, MILK[1])).await;
+        let first = complain_at(store, site_id, 0, MILK[0]).await;
+        complain_at(store, site_id, 1, MILK[1]).await;
         let suspected = suspected(store, site_id, 2, MILK[2]).await;
         sweep(store, 2).await;
         restored(store, merchant, owner, &suspected, 3).await;
         marked(store, merchant, owner, &suspected, 4).await;
         let policy = ClusterPolicy::default();
-        let found = store.cluster_candidates(&policy).await.unwrap();
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].fingerprint, None, "read as spam");
+        let batch = store.cluster_candidates(None, &policy).await.unwrap();
+        assert_eq!(batch.found.len(), 1);
+        assert_eq!(batch.found[0].fingerprint, None, "read as spam");
         restored(store, merchant, owner, &suspected, 5).await;
         let swept = store
-            .apply_clusters(&policy, found, START + 5 * HOUR)
+            .apply_clusters(&policy, batch, START + 5 * HOUR)
             .await
             .unwrap();
         assert_eq!(swept.rechecked, 0);
@@ -659,20 +639,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_complaint_restored_while_the_sweep_read_it_as_spam_is_rechecked_and_found_later() {
-        let temp = temp_store();
+        let (temp, merchant, site_id, owner) = dairy().await;
         let store = &temp.store;
-        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
-        let owner = staff(store, merchant, "owner@dairy.example", Role::Owner).await;
         let first = record(store, complaint(site_id, START, MILK[0])).await;
         let suspected = suspected(store, site_id, 1, MILK[1]).await;
         // The read half has it as spam; the restore commits before the
         // writer job, which moves the cursor past it and leaves it queued.
         let policy = ClusterPolicy::default();
-        let found = store.cluster_candidates(&policy).await.unwrap();
-        assert_eq!(found.len(), 2);
+        let batch = store.cluster_candidates(None, &policy).await.unwrap();
+        assert_eq!(batch.found.len(), 2);
         restored(store, merchant, owner, &suspected, 2).await;
         let swept = store
-            .apply_clusters(&policy, found, START + 2 * HOUR)
+            .apply_clusters(&policy, batch, START + 2 * HOUR)
             .await
             .unwrap();
         assert_eq!((swept.examined, swept.rechecked), (2, 0));
@@ -706,10 +684,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_restored_complaint_is_compared_with_its_own_merchants_complaints_only() {
-        let temp = temp_store();
+        let (temp, merchant, site_id, owner) = dairy().await;
         let store = &temp.store;
-        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
-        let owner = staff(store, merchant, "owner@dairy.example", Role::Owner).await;
         let (_, other_site) = site(store, "Other", "other").await;
         // Another merchant's cluster on both sides of it.
         let theirs = record(store, complaint(other_site, START, MILK[0])).await;
@@ -719,9 +695,10 @@ mod tests {
         assert!(cluster_of(store, &theirs).await.is_some());
         restored(store, merchant, owner, &suspected, 3).await;
         let found = store
-            .cluster_candidates(&ClusterPolicy::default())
+            .cluster_candidates(None, &ClusterPolicy::default())
             .await
-            .unwrap();
+            .unwrap()
+            .found;
         assert_eq!(found.len(), 1);
         assert!(found[0].recheck && found[0].similar.is_empty(), "{found:?}");
         let swept = sweep(store, 3).await;
@@ -731,10 +708,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_restored_complaint_from_before_fingerprints_were_stored_finds_the_later_ones() {
-        let temp = temp_store();
+        let (temp, merchant, site_id, owner) = dairy().await;
         let store = &temp.store;
-        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
-        let owner = staff(store, merchant, "owner@dairy.example", Role::Owner).await;
         let suspected = suspected(store, site_id, 0, MILK[0]).await;
         let later = [
             record(store, complaint(site_id, START + HOUR, MILK[1])).await,
@@ -769,10 +744,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_complaint_restored_before_the_sweep_reached_it_is_compared_once() {
-        let temp = temp_store();
+        let (temp, merchant, site_id, owner) = dairy().await;
         let store = &temp.store;
-        let (merchant, site_id) = site(store, "Dairy", "dairy").await;
-        let owner = staff(store, merchant, "owner@dairy.example", Role::Owner).await;
         let first = record(store, complaint(site_id, START, MILK[0])).await;
         let suspected = suspected(store, site_id, 1, MILK[1]).await;
         // Restored before the sweep read it: compared as a new complaint,
