@@ -910,7 +910,7 @@ fn index_complaints(
 /// transaction open meanwhile would keep the main database's WAL from
 /// being checkpointed past its snapshot.
 #[cfg(not(test))]
-const PIECE_BYTES: usize = 1 << 20;
+const PIECE_BYTES: usize = 256 << 10;
 /// A few rows in tests, so that their batches are read in several pieces.
 #[cfg(test)]
 const PIECE_BYTES: usize = 200;
