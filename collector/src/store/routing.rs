@@ -1865,28 +1865,7 @@ mod tests {
         let owner = staff(store, merchant, "owner@acme.example", Role::Owner).await;
         let busy = staff(store, merchant, "busy@acme.example", Role::Agent).await;
         let free = staff(store, merchant, "free@acme.example", Role::Agent).await;
-        let team = store
-            .save_team(
-                merchant,
-                ACTOR,
-                None,
-                TeamInput {
-                    name: "Couriers".to_owned(),
-                    strategy: Strategy::LeastLoaded,
-                    is_default: false,
-                },
-                START,
-            )
-            .await
-            .unwrap()
-            .unwrap();
-        for member in [busy, free] {
-            store
-                .put_team_member(merchant, ACTOR, team.id, member, false, START)
-                .await
-                .unwrap()
-                .unwrap();
-        }
+        let team = least_loaded_team(store, merchant, &[busy, free]).await;
         let hook = store
             .add_webhook(
                 merchant,
@@ -1990,9 +1969,8 @@ mod tests {
         assert_eq!(payload["data"]["rules"][1]["name"], "Furious");
     }
 
-    /// A least-loaded team of `members` that a rule sends every complaint
-    /// mentioning "parcel" to.
-    async fn least_loaded_parcel_team(store: &Store, merchant: i64, members: &[i64]) -> i64 {
+    /// A least-loaded team "Couriers" of `members`.
+    async fn least_loaded_team(store: &Store, merchant: i64, members: &[i64]) -> Team {
         let team = store
             .save_team(
                 merchant,
@@ -2015,6 +1993,13 @@ mod tests {
                 .unwrap()
                 .unwrap();
         }
+        team
+    }
+
+    /// A least-loaded team of `members` that a rule sends every complaint
+    /// mentioning "parcel" to.
+    async fn least_loaded_parcel_team(store: &Store, merchant: i64, members: &[i64]) -> i64 {
+        let team = least_loaded_team(store, merchant, members).await;
         rule(
             store,
             merchant,

@@ -1457,17 +1457,19 @@ mod tests {
         assert_eq!(segments(&index), 12);
         tidy(&index).unwrap();
         assert_eq!(segments(&index), 1);
-        let found = |table: &str, term: &str| -> i64 {
-            index
-                .query_row(
-                    &format!("SELECT count(*) FROM {table} WHERE {table} MATCH ?1"),
-                    [phrase(term)],
-                    |row| row.get(0),
-                )
-                .unwrap()
-        };
-        assert_eq!(found("search_text", "kettle"), 12);
-        assert_eq!(found("search_grams", "坏了"), 12);
+        assert_eq!(found(&index, "search_text", "kettle"), 12);
+        assert_eq!(found(&index, "search_grams", "坏了"), 12);
+    }
+
+    /// Documents of `table` that match `term` as a phrase.
+    fn found(index: &Connection, table: &str, term: &str) -> i64 {
+        index
+            .query_row(
+                &format!("SELECT count(*) FROM {table} WHERE {table} MATCH ?1"),
+                [phrase(term)],
+                |row| row.get(0),
+            )
+            .unwrap()
     }
 
     /// Segments of `table`.
@@ -1540,18 +1542,9 @@ mod tests {
             assert!(segments_of(&index, table) < 4, "{table}");
         }
         assert!(!merge_while_idle(&index, &idle_signal()).unwrap());
-        let found = |table: &str, term: &str| -> i64 {
-            index
-                .query_row(
-                    &format!("SELECT count(*) FROM {table} WHERE {table} MATCH ?1"),
-                    [phrase(term)],
-                    |row| row.get(0),
-                )
-                .unwrap()
-        };
-        assert_eq!(found("search_text", "kettle"), 45);
-        assert_eq!(found("search_text", "number17"), 1);
-        assert_eq!(found("search_grams", "坏了"), 45);
+        assert_eq!(found(&index, "search_text", "kettle"), 45);
+        assert_eq!(found(&index, "search_text", "number17"), 1);
+        assert_eq!(found(&index, "search_grams", "坏了"), 45);
     }
 
     #[test]
