@@ -1,6 +1,6 @@
 //! The raw SQLite limit: the rows intake writes (a complaint, through
-//! intake's own insert statement, and its idempotency record), inserted by
-//! a bare rusqlite loop into the collector's
+//! intake's own insert statement, its idempotency record and its spent
+//! proof of work), inserted by a bare rusqlite loop into the collector's
 //! own schema — its migration files, so the same tables, indexes and
 //! triggers — with the same durability (WAL, `synchronous=FULL`) and batch
 //! size; an acknowledgement email row too when the shopper left an address,
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use heard_collector::store::INSERT_COMPLAINT;
 use heard_shared::ComplaintSubmission;
+use heard_shared::limits::CHALLENGE_LIFETIME_SECONDS;
 use rusqlite::{Connection, params};
 
 use crate::bodies::Random;
@@ -91,6 +92,11 @@ pub fn insert_loop(
                  (site_id, key_hash, request_hash, complaint_id, wrapped_token, created_at)
                  VALUES (1, ?1, ?2, ?3, ?4, ?5)",
             )?;
+            // Every bench complaint carries a proof of work, which intake
+            // spends in the complaint's transaction: its salt is 32 hex
+            // characters, the time it was issued and the time it expires.
+            let mut proof = connection
+                .prepare_cached("INSERT INTO spent_proofs (salt, expires_at) VALUES (?1, ?2)")?;
             for _ in 0..batch {
                 let (submission, outcomes, answers) = &rows[(written % rows.len() as u64) as usize];
                 let contact = submission.contact.as_ref();
@@ -126,6 +132,10 @@ pub fn insert_loop(
                     None::<i64>,
                 ])?;
                 let id = connection.last_insert_rowid();
+                let issued = at / 1000;
+                let expires = issued + CHALLENGE_LIFETIME_SECONDS;
+                let salt = format!("{}.{issued}.{expires}", hex(&random.bytes32()[..16]));
+                proof.execute(params![salt, expires])?;
                 idempotency.execute(params![
                     random.bytes32(),
                     random.bytes32(),
@@ -210,12 +220,11 @@ pub fn commit_latencies(path: &Path, count: usize) -> anyhow::Result<Vec<Duratio
 
 /// A status link as the acknowledgement email carries it.
 fn status_url(random: &mut Random) -> String {
-    let token: String = random
-        .bytes32()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("http://127.0.0.1:8080/r/{token}")
+    format!("http://127.0.0.1:8080/r/{}", hex(&random.bytes32()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// A unique, random-looking receipt reference for row `number`: multiplying
@@ -238,7 +247,7 @@ mod tests {
     use super::*;
 
     /// The loop writes what intake writes: the inbox's derived columns,
-    /// the `received` event, the idempotency row.
+    /// the `received` event, the idempotency row, the spent proof.
     #[test]
     fn the_loop_writes_the_rows_intake_writes() {
         let directory = tempfile::tempdir().unwrap();
@@ -252,7 +261,7 @@ mod tests {
             .unwrap();
         assert_eq!((summary.rows, summary.transactions), (24, 3));
         let connection = Connection::open(&path).unwrap();
-        let (rows, filed, received, keys): (i64, i64, i64, i64) = connection
+        let (rows, filed, received, keys, proofs): (i64, i64, i64, i64, i64) = connection
             .query_row(
                 "SELECT count(*),
                         count(*) FILTER (WHERE merchant_id = 1 AND priority IS NOT NULL
@@ -260,13 +269,22 @@ mod tests {
                             AND resolution_due_at >= first_response_due_at
                             AND updated_at = created_at),
                         (SELECT count(*) FROM complaint_events WHERE kind = 'received'),
-                        (SELECT count(*) FROM idempotency_keys)
+                        (SELECT count(*) FROM idempotency_keys),
+                        (SELECT count(*) FROM spent_proofs WHERE length(salt) > 32)
                  FROM complaints",
                 [],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
+                },
             )
             .unwrap();
-        assert_eq!((rows, filed, received, keys), (24, 24, 24, 24));
+        assert_eq!((rows, filed, received, keys, proofs), (24, 24, 24, 24, 24));
     }
 
     #[test]

@@ -342,8 +342,8 @@ fn write_intake(out: &mut String, figures: &Figures) -> fmt::Result {
          acknowledgements (every `201` is on disk). The raw loop wrote {} rows \
          in {} transactions into a fresh database built from the collector's \
          own migration files (same tables and indexes, WAL, `synchronous=FULL`), \
-         each row a complaint plus its idempotency record, as intake writes \
-         them — without HTTP, JSON, validation, hashing, savepoints or reading \
+         each row a complaint plus its idempotency record and its spent proof \
+         of work, as intake writes them — without HTTP, JSON, validation, hashing, savepoints or reading \
          the row back.",
             group_digits(figures.stored),
             group_digits(figures.acknowledged),

@@ -13,6 +13,7 @@ pub mod http;
 pub mod mail;
 pub mod notify;
 pub mod random;
+pub mod runtime;
 pub mod settings;
 pub mod store;
 

@@ -148,10 +148,7 @@ enum SiteCommand {
 fn main() -> anyhow::Result<()> {
     // Before the runtime's threads exist: exec'ing replaces the process.
     let arenas_not_limited = limit_malloc_arenas();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run(arenas_not_limited))
+    heard_collector::runtime::build()?.block_on(run(arenas_not_limited))
 }
 
 /// Arenas glibc's malloc may create. By default it gives every thread that

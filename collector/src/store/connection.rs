@@ -124,6 +124,37 @@ mod tests {
         }
     }
 
+    /// The options `.cargo/config.toml` gives the bundled SQLite's build:
+    /// neither a global mutex around every allocation (memory statistics)
+    /// nor one around every page fetched (shared page caches), which the
+    /// background threads' idle scheduling class depends on
+    /// (`store/priority.rs`).
+    #[test]
+    fn sqlite_is_built_without_the_process_wide_locks() {
+        let connection = rusqlite::Connection::open_in_memory().unwrap();
+        let options: Vec<String> = connection
+            .prepare("PRAGMA compile_options")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            options.iter().any(|option| option == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        assert!(
+            !options
+                .iter()
+                .any(|option| option == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+        assert!(
+            options.iter().any(|option| option == "ENABLE_FTS5"),
+            "{options:?}"
+        );
+    }
+
     #[tokio::test]
     async fn a_full_database_refuses_writes_keeps_what_it_acknowledged_and_recovers() {
         let temp = temp_store();
