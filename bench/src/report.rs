@@ -358,8 +358,8 @@ fn write_intake(out: &mut String, figures: &Figures) -> fmt::Result {
              acknowledged complaints were not yet in the search index, and \
              the indexer had indexed them {} later; {} had not yet been \
              compared for clusters, and the sweep had compared them {} \
-             later. Both run at background priority, so a flood is \
-             acknowledged first. The complaints were listed in the inbox \
+             later. Both run in the idle scheduling class (on the cores \
+             intake leaves idle), so a flood is acknowledged first. The complaints were listed in the inbox \
              all along; only search and cluster alerts saw them late.",
             group_digits(figures.index_backlog),
             millis(figures.index_catch_up),
