@@ -43,12 +43,26 @@
 //! costs intake at most one wait in 32 batches. Intake's cost is that wait
 //! and the copy, once per [`WAL_LIMIT`] of writing.
 //!
+//! # Checkpoints
+//!
+//! SQLite's own automatic checkpoint runs after any commit that leaves the
+//! WAL with more than 1 000 frames. Under a flood the WAL rarely starts
+//! again from its beginning (see above), so past 1 000 frames that was
+//! after *every* commit: each batch paid a checkpoint, with its two extra
+//! `fsync`s (the WAL's, the database file's), and copied the same hot
+//! pages (the right edges of every index) again and again (17% of the
+//! writer's time in a profile, BENCHMARKS.md). The writer replaces it with
+//! a WAL hook that only notes the WAL's length, and runs the same
+//! `PASSIVE` checkpoint itself after a batch once [`CHECKPOINT_FRAMES`]
+//! more frames have been written since its last one.
+//!
 //! The writer also keeps two caches honest (issue 8): it forgets the kept
 //! sites (`site_cache.rs`) after a job that wrote `sites`, after that
 //! transaction ends, and when another process has committed since its last
 //! batch (`PRAGMA data_version`); and it opens and closes the batch's
 //! routing rules (`routing::batch_rules`), which live for one batch only.
 
+use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -75,6 +89,23 @@ const RESTART_WAIT: Duration = Duration::from_millis(20);
 /// Batches the writer lets pass, at most, before it tries again to restart
 /// a WAL that readers kept it from restarting.
 const MOST_BATCHES_BETWEEN_RESTARTS: u32 = 32;
+
+/// Frames written to the WAL between two of the writer's checkpoints
+/// (see "Checkpoints"): SQLite's default interval.
+const CHECKPOINT_FRAMES: i32 = 1_000;
+
+thread_local! {
+    /// The WAL's length in frames after the last commit on this thread's
+    /// connection, noted by [`note_wal_length`].
+    static WAL_FRAMES: Cell<i32> = const { Cell::new(0) };
+}
+
+/// The writer connection's WAL hook, called by SQLite after each commit:
+/// it replaces the automatic checkpoint (see "Checkpoints").
+fn note_wal_length(_wal: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
+    WAL_FRAMES.set(frames);
+    Ok(())
+}
 
 pub(super) struct Writer {
     sender: mpsc::Sender<Message>,
@@ -268,6 +299,7 @@ fn run(
     if let Err(error) = connection.pragma_update(None, "temp_store", "MEMORY") {
         tracing::warn!(%error, "the writer's statement journals stay in temporary files");
     }
+    connection.wal_hook(Some(note_wal_length));
     let mut caches = Caches {
         sites,
         data_version: data_version(&connection).ok(),
@@ -396,6 +428,8 @@ struct WalBound {
     refused: u32,
     /// Batches still to pass before the next try.
     wait_batches: u32,
+    /// The WAL's length in frames at the writer's last checkpoint.
+    checkpointed_at: i32,
 }
 
 impl WalBound {
@@ -410,12 +444,32 @@ impl WalBound {
             limit,
             refused: 0,
             wait_batches: 0,
+            checkpointed_at: 0,
+        }
+    }
+
+    /// After a batch: SQLite's `PASSIVE` checkpoint, once
+    /// [`CHECKPOINT_FRAMES`] frames were written since the last one (see
+    /// "Checkpoints"). A WAL shorter than at that checkpoint has started
+    /// again from its beginning.
+    fn checkpoint_when_due(&mut self, connection: &Connection) {
+        let frames = WAL_FRAMES.get();
+        if frames < self.checkpointed_at {
+            self.checkpointed_at = 0;
+        }
+        if frames - self.checkpointed_at < CHECKPOINT_FRAMES {
+            return;
+        }
+        match connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            Ok(()) => self.checkpointed_at = frames,
+            Err(error) => tracing::warn!(%error, "the WAL checkpoint failed"),
         }
     }
 
     /// After a batch, committed or not: restarts the WAL when it is over
     /// the limit and no earlier refusal asks to wait longer.
     fn after_batch(&mut self, connection: &Connection) {
+        self.checkpoint_when_due(connection);
         let limit = self.limit.load(Ordering::Relaxed);
         if limit != self.applied {
             let size = i64::try_from(limit).unwrap_or(-1);
@@ -700,38 +754,7 @@ mod tests {
             tokio::task::yield_now().await;
         }
 
-        let largest = Arc::new(AtomicU64::new(0));
-        let mut writers = Vec::new();
-        for _ in 0..FLOOD_WRITERS {
-            let (store, relay, largest, wal) = (
-                store.clone(),
-                Arc::clone(&relay),
-                Arc::clone(&largest),
-                wal.clone(),
-            );
-            writers.push(tokio::spawn(async move {
-                for _ in 0..FLOOD_ROWS / FLOOD_WRITERS {
-                    store
-                        .inner
-                        .writer
-                        .run(|connection| {
-                            connection.execute(
-                                "INSERT INTO filler (body) VALUES (zeroblob(?1))",
-                                [ROW_BYTES],
-                            )?;
-                            Ok(())
-                        })
-                        .await
-                        .unwrap();
-                    relay.commits.fetch_add(1, Ordering::SeqCst);
-                    let length = std::fs::metadata(&wal).map_or(0, |metadata| metadata.len());
-                    largest.fetch_max(length, Ordering::SeqCst);
-                }
-            }));
-        }
-        for writer in writers {
-            writer.await.unwrap();
-        }
+        let largest = flood(&store, &wal, FLOOD_ROWS, Some(&relay)).await;
         relay.stop.store(true, Ordering::SeqCst);
         for reader in readers {
             let reads = reader.join().unwrap().unwrap();
@@ -747,7 +770,91 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows, FLOOD_ROWS as i64);
+        largest
+    }
+
+    /// Writes `rows` rows of a page each from [`FLOOD_WRITERS`] callers at
+    /// once, telling `relay` of each commit; answers the largest length of
+    /// the `wal` file seen after a commit.
+    async fn flood(
+        store: &crate::store::Store,
+        wal: &Path,
+        rows: usize,
+        relay: Option<&Arc<Relay>>,
+    ) -> u64 {
+        let largest = Arc::new(AtomicU64::new(0));
+        let mut writers = Vec::new();
+        for _ in 0..FLOOD_WRITERS {
+            let (store, relay, largest, wal) = (
+                store.clone(),
+                relay.cloned(),
+                Arc::clone(&largest),
+                wal.to_path_buf(),
+            );
+            writers.push(tokio::spawn(async move {
+                for _ in 0..rows / FLOOD_WRITERS {
+                    store
+                        .inner
+                        .writer
+                        .run(|connection| {
+                            connection.execute(
+                                "INSERT INTO filler (body) VALUES (zeroblob(?1))",
+                                [ROW_BYTES],
+                            )?;
+                            Ok(())
+                        })
+                        .await
+                        .unwrap();
+                    if let Some(relay) = &relay {
+                        relay.commits.fetch_add(1, Ordering::SeqCst);
+                    }
+                    let length = std::fs::metadata(&wal).map_or(0, |metadata| metadata.len());
+                    largest.fetch_max(length, Ordering::SeqCst);
+                }
+            }));
+        }
+        for writer in writers {
+            writer.await.unwrap();
+        }
         largest.load(Ordering::SeqCst)
+    }
+
+    /// The writer's own checkpoints (module documentation, "Checkpoints")
+    /// keep the WAL short where no reader is in the way: SQLite's automatic
+    /// checkpoint is off on its connection, so without them nothing would
+    /// copy the frames back and the WAL would hold every row written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writers_checkpoints_keep_the_wal_short() {
+        const ROWS: usize = 6_000;
+        const FRAME_BYTES: u64 = 4096 + 24;
+        let temp = temp_store();
+        let store = temp.store.clone();
+        store.bound_wal(None);
+        let wal = temp.directory.path().join("heard.sqlite3-wal");
+        let automatic: i64 = store
+            .inner
+            .writer
+            .run(|connection| {
+                connection.execute_batch(
+                    "CREATE TABLE filler (id INTEGER PRIMARY KEY, body BLOB NOT NULL)",
+                )?;
+                Ok(connection.query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(automatic, 0, "SQLite's own checkpoint is replaced");
+
+        let largest = flood(&store, &wal, ROWS, None).await;
+        // A checkpoint every CHECKPOINT_FRAMES frames; the WAL starts again
+        // once no reader (the store's indexer, its cluster comparer) is on
+        // it, which may take a checkpoint more. Without them: all 25 MB.
+        let most =
+            2 * super::CHECKPOINT_FRAMES.unsigned_abs() as u64 * FRAME_BYTES + 8 * BATCH_BYTES;
+        assert!(
+            largest <= most,
+            "the WAL reached {largest} bytes, over {most}"
+        );
+        assert!(ROWS as u64 * FRAME_BYTES > 2 * most);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
