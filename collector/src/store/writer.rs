@@ -727,17 +727,7 @@ mod tests {
         store.bound_wal(limit);
         let path = temp.directory.path().join("heard.sqlite3");
         let wal = temp.directory.path().join("heard.sqlite3-wal");
-        store
-            .inner
-            .writer
-            .run(|connection| {
-                connection.execute_batch(
-                    "CREATE TABLE filler (id INTEGER PRIMARY KEY, body BLOB NOT NULL)",
-                )?;
-                Ok(())
-            })
-            .await
-            .unwrap();
+        let _ = filler_table(&store).await;
 
         let relay = Arc::new(Relay {
             began: AtomicU64::new(0),
@@ -771,6 +761,22 @@ mod tests {
             .unwrap();
         assert_eq!(rows, FLOOD_ROWS as i64);
         largest
+    }
+
+    /// Creates the table the floods write; answers the writer connection's
+    /// `wal_autocheckpoint` (0: SQLite's own checkpoint is off).
+    async fn filler_table(store: &crate::store::Store) -> i64 {
+        store
+            .inner
+            .writer
+            .run(|connection| {
+                connection.execute_batch(
+                    "CREATE TABLE filler (id INTEGER PRIMARY KEY, body BLOB NOT NULL)",
+                )?;
+                Ok(connection.query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))?)
+            })
+            .await
+            .unwrap()
     }
 
     /// Writes `rows` rows of a page each from [`FLOOD_WRITERS`] callers at
@@ -831,18 +837,11 @@ mod tests {
         let store = temp.store.clone();
         store.bound_wal(None);
         let wal = temp.directory.path().join("heard.sqlite3-wal");
-        let automatic: i64 = store
-            .inner
-            .writer
-            .run(|connection| {
-                connection.execute_batch(
-                    "CREATE TABLE filler (id INTEGER PRIMARY KEY, body BLOB NOT NULL)",
-                )?;
-                Ok(connection.query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))?)
-            })
-            .await
-            .unwrap();
-        assert_eq!(automatic, 0, "SQLite's own checkpoint is replaced");
+        assert_eq!(
+            filler_table(&store).await,
+            0,
+            "SQLite's own checkpoint is replaced"
+        );
 
         let largest = flood(&store, &wal, ROWS, None).await;
         // A checkpoint every CHECKPOINT_FRAMES frames; the WAL starts again
