@@ -63,7 +63,7 @@ pub fn lower_this_thread() {
 
 /// Whether the calling thread is in the idle scheduling class (tests).
 #[cfg(all(test, target_os = "linux"))]
-pub(crate) fn this_thread_is_idle_class() -> bool {
+fn this_thread_is_idle_class() -> bool {
     use thread_priority::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
     thread_priority::thread_schedule_policy().is_ok_and(|policy| {
         policy == ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
